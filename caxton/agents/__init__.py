@@ -1,0 +1,1 @@
+"""The agent configuration model and its checks."""

@@ -1,0 +1,91 @@
+"""The `caxton` command: a typer app whose command groups are imported only when used."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from caxton import __version__
+from caxton.cli import output
+from caxton.errors import CaxtonError
+
+# name -> (module, one-line help). The help lives here so `caxton --help` imports no command.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("caxton.cli.init", "Create a workspace, or an agent from a template."),
+    "validate": ("caxton.cli.validate", "Check caxton.toml and agent files; print every problem."),
+    "agent": ("caxton.cli.agent", "List, show and edit the workspace's agents."),
+    "template": ("caxton.cli.template", "List and show the built-in agent templates."),
+    "schema": ("caxton.cli.schema", "Print JSON Schemas for editor completion."),
+}
+
+
+class LazyGroup(TyperGroup):
+    """Imports a command group's module the first time that command is asked for."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in COMMANDS:
+            return None
+        module = importlib.import_module(COMMANDS[cmd_name][0])
+        command = typer.main.get_command(module.app)
+        command.name = cmd_name
+        command.short_help = COMMANDS[cmd_name][1]
+        return command
+
+
+app = typer.Typer(
+    cls=LazyGroup,
+    name="caxton",
+    help="Caxton: multi-agent LLM systems from plain TOML files.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        output.echo(f"caxton {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version."
+    ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show tracebacks for internal errors."
+    ),
+) -> None:
+    """Caxton: multi-agent LLM systems from plain TOML files."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code instead of raising SystemExit (see `run`)."""
+    args = sys.argv[1:] if argv is None else argv
+    head = args[: args.index("--")] if "--" in args else args
+    verbose = "--verbose" in head or "-v" in head
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=args, prog_name="caxton", standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except CaxtonError as exc:
+        return output.fail(exc)
+    except Exception as exc:
+        return output.internal_error(exc, verbose=verbose)
+    return 0
+
+
+def run() -> None:
+    """The console-script entry point."""
+    sys.exit(main())

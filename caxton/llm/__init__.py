@@ -1,0 +1,1 @@
+"""LLM providers as tools: OpenAI-compatible, Anthropic, and deterministic test models."""

@@ -1,0 +1,1 @@
+"""Tools: the registry, the WebAssembly sandbox host, built-in tools and MCP interop."""

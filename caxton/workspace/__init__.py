@@ -1,0 +1,1 @@
+"""Workspace discovery, `caxton.toml`, config parsing and validation, templates."""

@@ -1,0 +1,125 @@
+"""The workspace file `caxton.toml`: its name, LLM providers, remotes and external MCP servers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from caxton.agents.model import NAME_HINT, NAME_PATTERN
+from caxton.llm.catalog import ProviderKind
+from caxton.workspace.schema import field
+from caxton.workspace.values import Duration
+
+KEY_NAME_PATTERN = r"[a-z][a-z0-9_-]{0,62}"
+KEY_NAME_HINT = "use lowercase letters, digits, `-` and `_`, starting with a letter"
+ENV_VAR_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceSection:
+    """Identity of the workspace."""
+
+    name: str = field(
+        doc="workspace name, used in server URLs",
+        pattern=NAME_PATTERN,
+        pattern_hint=NAME_HINT,
+        examples=["my-agents"],
+    )
+    description: str = field("", doc="what this workspace is for")
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConfig:
+    """An LLM endpoint agents can name in `[llm] provider`."""
+
+    kind: ProviderKind = field(
+        doc="API dialect: openai (any compatible server), anthropic, test or replay",
+        examples=["openai"],
+    )
+    base_url: str | None = field(
+        None,
+        doc="API base URL",
+        pattern=r"https?://\S+",
+        pattern_hint="use an http:// or https:// URL",
+        examples=["http://localhost:11434/v1"],
+    )
+    model: str | None = field(None, doc="default model for agents using this provider", min_len=1)
+    api_key_env: str | None = field(
+        None,
+        doc="name of the environment variable holding the API key (never the key itself)",
+        pattern=ENV_VAR_PATTERN,
+        pattern_hint="give the variable's name, e.g. OPENAI_API_KEY",
+    )
+    timeout: Duration = field(Duration(60.0, "60s"), doc="read timeout per request")
+
+
+@dataclass(frozen=True, slots=True)
+class LlmDefaults:
+    """LLM settings shared by the workspace's agents."""
+
+    default_provider: str = field(
+        "test", doc="provider for agents that name none", examples=["openai"]
+    )
+    providers: dict[str, ProviderConfig] = field(
+        factory=dict,
+        doc="extra providers by name",
+        key_pattern=KEY_NAME_PATTERN,
+        pattern_hint=KEY_NAME_HINT,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteConfig:
+    """A `caxton serve` this workspace deploys to."""
+
+    url: str = field(
+        doc="server URL",
+        pattern=r"https?://\S+",
+        pattern_hint="use an http:// or https:// URL",
+        examples=["https://caxton.example.com"],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class McpServerConfig:
+    """An external MCP server: trusted, outside the sandbox, opt-in."""
+
+    tools: list[str] = field(
+        doc="tool names this server provides that agents may use",
+        min_len=1,
+        unique=True,
+        examples=[["search_issues"]],
+    )
+    command: list[str] = field(factory=list, doc="stdio server: the command and its arguments")
+    url: str | None = field(
+        None,
+        doc="streamable HTTP server URL",
+        pattern=r"https?://\S+",
+        pattern_hint="use an http:// or https:// URL",
+    )
+    env: list[str] = field(
+        factory=list,
+        doc="environment variables passed to a stdio server",
+        pattern=ENV_VAR_PATTERN,
+        pattern_hint="give variable names",
+    )
+    timeout: Duration = field(Duration(30.0, "30s"), doc="timeout per call")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceConfig:
+    """The contents of `caxton.toml`."""
+
+    workspace: WorkspaceSection = field(doc="workspace identity")
+    llm: LlmDefaults = field(LlmDefaults(), doc="LLM providers")
+    remotes: dict[str, RemoteConfig] = field(
+        factory=dict,
+        doc="deploy targets by name",
+        key_pattern=KEY_NAME_PATTERN,
+        pattern_hint=KEY_NAME_HINT,
+    )
+    mcp_servers: dict[str, McpServerConfig] = field(
+        factory=dict,
+        doc="external MCP servers by name",
+        key_pattern=KEY_NAME_PATTERN,
+        pattern_hint=KEY_NAME_HINT,
+    )

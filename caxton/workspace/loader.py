@@ -1,0 +1,211 @@
+"""Finding a workspace and loading everything in it into typed objects plus located problems."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from caxton.agents.check import AgentContext, check_agent
+from caxton.agents.model import AgentConfig
+from caxton.errors import NotFoundError, Problem
+from caxton.llm.catalog import BUILTIN_PROVIDER_NAMES
+from caxton.paths import AGENTS_DIR, TOOLS_DIR, WORKSPACE_FILE
+from caxton.tools.catalog import BUILTIN_TOOL_NAMES
+from caxton.workspace.config import WorkspaceConfig
+from caxton.workspace.schema import Checker
+from caxton.workspace.tomlfile import TomlFile, load_toml
+
+
+@dataclass(slots=True)
+class AgentFile:
+    path: Path
+    config: AgentConfig | None
+    problems: list[Problem]
+    source: TomlFile | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.config is not None and not any(p.severity == "error" for p in self.problems)
+
+
+@dataclass(slots=True)
+class Workspace:
+    root: Path
+    config: WorkspaceConfig | None
+    agents: list[AgentFile]
+    context: AgentContext
+    problems: list[Problem] = field(default_factory=list)  # caxton.toml, tools, cross-file
+
+    def all_problems(self) -> list[Problem]:
+        out = list(self.problems)
+        for agent in self.agents:
+            out += agent.problems
+        return out
+
+    def agent(self, name: str) -> AgentFile | None:
+        for agent in self.agents:
+            if agent.config is not None and agent.config.name == name:
+                return agent
+        for agent in self.agents:
+            if agent.path.stem == name:
+                return agent
+        return None
+
+
+def find_root(start: Path) -> Path | None:
+    """The nearest directory at or above `start` holding a `caxton.toml` file."""
+    here = start.resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / WORKSPACE_FILE).is_file():
+            return candidate
+    return None
+
+
+def require_root(start: Path) -> Path:
+    root = find_root(start)
+    if root is None:
+        raise NotFoundError(
+            f"no Caxton workspace in `{start}` or any folder above it (no {WORKSPACE_FILE})",
+            "create one with `caxton init`, or cd into a workspace",
+        )
+    return root
+
+
+def agent_paths(root: Path) -> list[Path]:
+    """Agent files in `agents/`: every `*.toml` entry, hidden ones excepted, sorted."""
+    folder = root / AGENTS_DIR
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix == ".toml" and not p.name.startswith("."))
+
+
+def load_workspace(root: Path, only: list[Path] | None = None) -> Workspace:
+    """Load and check `caxton.toml` and the agents (all, or just `only`) of the workspace."""
+    problems: list[Problem] = []
+    config = _load_workspace_config(root / WORKSPACE_FILE, problems)
+    tools = set(BUILTIN_TOOL_NAMES) | _workspace_tools(root, problems)
+    providers = set(BUILTIN_PROVIDER_NAMES)
+    if config is not None:
+        providers |= set(config.llm.providers)
+        for server in config.mcp_servers.values():
+            tools |= set(server.tools)
+    context = AgentContext(frozenset(tools), frozenset(providers))
+    paths = agent_paths(root)
+    agents = [load_agent(path, context) for path in paths]
+    _mark_duplicate_names(agents)
+    if only is not None:
+        wanted = {p.resolve() for p in only}
+        agents = [a for a in agents if a.path.resolve() in wanted]
+    return Workspace(root, config, agents, context, problems)
+
+
+def load_agent(path: Path, context: AgentContext) -> AgentFile:
+    loaded = load_toml(path, what="agent file")
+    if isinstance(loaded, Problem):
+        return AgentFile(path, None, [loaded])
+    config, problems = check_agent(loaded, context)
+    if config is not None and config.name != path.stem:
+        problems.append(
+            loaded.problem(
+                ("name",),
+                f"agent {config.name!r} is in a file named {path.name!r}",
+                f"rename the file to `{config.name}.toml`, or change `name`",
+                code="name-mismatch",
+                severity="warning",
+            )
+        )
+    return AgentFile(path, config, problems, loaded)
+
+
+def _load_workspace_config(path: Path, problems: list[Problem]) -> WorkspaceConfig | None:
+    loaded = load_toml(path, what="workspace file")
+    if isinstance(loaded, Problem):
+        problems.append(loaded)
+        return None
+    checker = Checker()
+    config = checker.build(WorkspaceConfig, loaded.data)
+    problems += [
+        loaded.problem(i.keypath, i.message, i.hint, at=i.at, code=i.code) for i in checker.issues
+    ]
+    if config is not None:
+        problems += _check_workspace_refs(loaded, config)
+    return config
+
+
+def _check_workspace_refs(tf: TomlFile, config: WorkspaceConfig) -> list[Problem]:
+    problems = []
+    providers = BUILTIN_PROVIDER_NAMES | set(config.llm.providers)
+    if config.llm.default_provider not in providers:
+        problems.append(
+            tf.problem(
+                ("llm", "default_provider"),
+                f"unknown LLM provider {config.llm.default_provider!r}",
+                "known providers: "
+                + ", ".join(sorted(providers))
+                + "; declare others under [llm.providers.NAME]",
+                code="unknown-provider",
+            )
+        )
+    for name, server in config.mcp_servers.items():
+        if bool(server.command) == bool(server.url):
+            problems.append(
+                tf.problem(
+                    ("mcp_servers", name),
+                    f"MCP server {name!r} needs exactly one of `command` "
+                    "(a stdio server) or `url` (a streamable HTTP server)",
+                    'e.g. command = ["my-mcp-server", "--stdio"]',
+                    at="key",
+                    code="bad-server",
+                )
+            )
+        for i, tool in enumerate(server.tools):
+            if tool in BUILTIN_TOOL_NAMES:
+                problems.append(
+                    tf.problem(
+                        ("mcp_servers", name, "tools", i),
+                        f"MCP server {name!r} offers {tool!r}, which is a built-in tool's name",
+                        "built-in tools cannot be replaced; drop it from this list",
+                        code="shadowed-tool",
+                    )
+                )
+    return problems
+
+
+def _workspace_tools(root: Path, problems: list[Problem]) -> set[str]:
+    """Tool names declared by `tools/<dir>/tool.toml` (each `[[tools]]` name, else the folder)."""
+    folder = root / TOOLS_DIR
+    if not folder.is_dir():
+        return set()
+    names: set[str] = set()
+    for manifest in sorted(folder.glob("*/tool.toml")):
+        loaded = load_toml(manifest, what="tool manifest")
+        if isinstance(loaded, Problem):
+            problems.append(loaded)
+            continue
+        declared = loaded.data.get("tools")
+        if isinstance(declared, list) and declared:
+            names |= {
+                t["name"]
+                for t in declared
+                if isinstance(t, dict) and isinstance(t.get("name"), str)
+            }
+        else:
+            names.add(manifest.parent.name)
+    return names
+
+
+def _mark_duplicate_names(agents: list[AgentFile]) -> None:
+    first: dict[str, AgentFile] = {}
+    for agent in agents:
+        if agent.config is None or agent.source is None:
+            continue
+        seen = first.setdefault(agent.config.name, agent)
+        if seen is not agent:
+            agent.problems.append(
+                agent.source.problem(
+                    ("name",),
+                    f"agent name {agent.config.name!r} is already used by `{seen.path.name}`",
+                    "agent names must be unique in a workspace: rename one of them",
+                    code="duplicate-name",
+                )
+            )

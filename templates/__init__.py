@@ -1,0 +1,1 @@
+"""The agent templates and the workspace skeleton, shipped inside the package."""
