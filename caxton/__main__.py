@@ -1,5 +1,5 @@
 """`python -m caxton` runs the CLI."""
 
-from caxton.cli.app import run
+from caxton.cli import entry
 
-run()
+entry()

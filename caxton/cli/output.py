@@ -6,10 +6,8 @@ on a terminal, never with NO_COLOR set. An error reads: `error: what`, a blank l
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import traceback
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +37,8 @@ def echo(text: str = "") -> None:
 
 
 def emit_json(value: Any) -> None:
+    import json
+
     sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
@@ -75,6 +75,8 @@ def fail(exc: CaxtonError) -> int:
 
 def internal_error(exc: BaseException, *, verbose: bool) -> int:
     if verbose:
+        import traceback
+
         traceback.print_exception(exc)
     error(
         f"internal error: {type(exc).__name__}: {exc}",

@@ -75,9 +75,11 @@ def create_workspace(
     if name is None:
         name = slugify(directory.name)
         if not _NAME.fullmatch(name):
+            fallback = f"{name}-workspace" if name else "my-workspace"
             raise UsageError(
-                f"cannot make a workspace name from the folder name {directory.name!r}",
-                "pass one with `--name my-workspace`",
+                f"cannot make a workspace name from the folder name {directory.name!r}: "
+                + NAME_HINT,
+                f"pass one, e.g. `--name {fallback}`",
             )
     else:
         check_name(name, "workspace")

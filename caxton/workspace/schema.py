@@ -387,6 +387,11 @@ class Checker:
         self.add(path, f"{name} must be {expected}, not {got}", hint, code="wrong-type")
 
 
+def _anchored(pattern: str) -> str:
+    """JSON Schema patterns search; the checker matches whole values."""
+    return f"^(?:{pattern})$"
+
+
 def _type_schema_name(tp: Any) -> str:
     if typing.get_origin(tp) is list:
         return "an array"
@@ -494,7 +499,7 @@ def _type_schema(tp: Any, meta: Mapping[str, Any]) -> dict[str, Any]:
             "additionalProperties": _type_schema(typing.get_args(tp)[1], spec("")),
         }
         if meta.get("key_pattern") is not None:
-            out["propertyNames"] = {"pattern": meta["key_pattern"].pattern}
+            out["propertyNames"] = {"pattern": _anchored(meta["key_pattern"].pattern)}
         return out
     if isinstance(tp, type) and issubclass(tp, TomlScalar):
         return dict(tp.json_schema())
@@ -511,5 +516,5 @@ def _type_schema(tp: Any, meta: Mapping[str, Any]) -> dict[str, Any]:
         if meta.get("max_len") is not None:
             out["maxLength"] = meta["max_len"]
         if meta.get("pattern") is not None:
-            out["pattern"] = meta["pattern"].pattern
+            out["pattern"] = _anchored(meta["pattern"].pattern)
     return out

@@ -10,6 +10,7 @@ from caxton.agents.check import AgentContext
 from caxton.errors import Problem
 from caxton.paths import WORKSPACE_FILE
 from caxton.workspace.loader import (
+    AgentFile,
     Workspace,
     find_root,
     load_agent,
@@ -40,49 +41,41 @@ class Report:
 
 def validate_paths(paths: list[Path]) -> Report:
     report = Report()
-    workspaces: dict[Path, Workspace] = {}
+    workspaces: dict[Path, tuple[Workspace, dict[Path, AgentFile]]] = {}
     seen: set[Path] = set()
 
-    def workspace(root: Path) -> Workspace:
+    def workspace(root: Path) -> tuple[Workspace, dict[Path, AgentFile]]:
         if root not in workspaces:
-            workspaces[root] = load_workspace(root)
-            report.problems += workspaces[root].problems
+            ws = load_workspace(root)
+            workspaces[root] = (ws, {a.path.resolve(): a for a in ws.agents})
+            report.problems += ws.problems
             report.files_checked += 1
         return workspaces[root]
+
+    def add(path: Path, problems: list[Problem]) -> None:
+        if path not in seen:
+            seen.add(path)
+            report.files_checked += 1
+            report.problems += problems
 
     for path in paths:
         if not path.exists() and not path.is_symlink():
             report.problems.append(
                 Problem(path, 1, 1, "no such file or folder", None, code="not-found")
             )
-            continue
-        if path.is_dir() and path.suffix != ".toml":
-            ws = workspace(require_root(path))
-            targets = [a.path for a in ws.agents]
+        elif path.is_dir() and path.suffix != ".toml":
+            _, agents = workspace(require_root(path))
+            for resolved, agent in agents.items():
+                add(resolved, agent.problems)
         else:
+            resolved = path.resolve()
             root = find_root(path.parent)
-            if root is not None:
-                ws = workspace(root)
-                if path.resolve() == (root / WORKSPACE_FILE).resolve():
-                    continue
-                targets = [path]
-            else:
-                ws = None
-                targets = [path]
-        for target in targets:
-            key = target.resolve()
-            if key in seen:
+            if root is None:
+                add(resolved, load_agent(path, AgentContext()).problems)
                 continue
-            seen.add(key)
-            report.files_checked += 1
-            report.problems += _agent_problems(ws, target)
+            ws, agents = workspace(root)
+            if resolved == (root / WORKSPACE_FILE).resolve():
+                continue
+            known = agents.get(resolved)
+            add(resolved, known.problems if known else load_agent(path, ws.context).problems)
     return report
-
-
-def _agent_problems(ws: Workspace | None, path: Path) -> list[Problem]:
-    if ws is not None:
-        for agent in ws.agents:
-            if agent.path.resolve() == path.resolve():
-                return agent.problems
-        return load_agent(path, ws.context).problems
-    return load_agent(path, AgentContext()).problems

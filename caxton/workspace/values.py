@@ -30,7 +30,11 @@ class Duration(TomlScalar):
 
     @classmethod
     def json_schema(cls) -> dict[str, Any]:
-        return {"type": "string", "pattern": _DURATION.pattern, "examples": ["60s", "500ms", "5m"]}
+        return {
+            "type": "string",
+            "pattern": f"^{_DURATION.pattern}$",
+            "examples": ["60s", "500ms", "5m"],
+        }
 
     def __str__(self) -> str:
         return self.text
