@@ -46,7 +46,9 @@ class Limits:
 
     max_turns: int = field(8, doc="LLM round trips per request", ge=1, le=100)
     max_tool_calls: int = field(16, doc="tool calls per request", ge=0, le=1000)
-    timeout: Duration = field(Duration(60.0, "60s"), doc="wall time per request (1s to 1h)")
+    timeout: Duration = field(
+        Duration(60.0, "60s"), doc="wall time per request (1s to 1h)", ge=1, le=3600
+    )
     max_cost_usd: float = field(0.05, doc="budget per request in US dollars", ge=0, le=100)
 
 

@@ -49,7 +49,9 @@ class ProviderConfig:
         pattern=ENV_VAR_PATTERN,
         pattern_hint="give the variable's name, e.g. OPENAI_API_KEY",
     )
-    timeout: Duration = field(Duration(60.0, "60s"), doc="read timeout per request")
+    timeout: Duration = field(
+        Duration(60.0, "60s"), doc="read timeout per request (1s to 10m)", ge=1, le=600
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +104,9 @@ class McpServerConfig:
         pattern=ENV_VAR_PATTERN,
         pattern_hint="give variable names",
     )
-    timeout: Duration = field(Duration(30.0, "30s"), doc="timeout per call")
+    timeout: Duration = field(
+        Duration(30.0, "30s"), doc="timeout per call (100ms to 10m)", ge=0.1, le=600
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import tomllib
 from dataclasses import dataclass
 
 KeyPath = tuple[str | int, ...]
@@ -76,12 +75,22 @@ class KeyIndex:
 def find_duplicate_key(text: str) -> tuple[str, int] | None:
     """The dotted name and offset of the first key assigned twice (tomllib cannot say where)."""
     scanner = _Scanner(text, {})
-    with contextlib.suppress(IndexError, ValueError, tomllib.TOMLDecodeError):
+    with contextlib.suppress(IndexError, ValueError):
         scanner.run()  # the text is invalid somewhere; what was scanned before that still counts
     if not scanner.duplicates:
         return None
     path, offset = scanner.duplicates[0]
     return ".".join(str(part) for part in path), offset
+
+
+def _decode_basic_string(quoted: str) -> str:
+    import tomllib  # only quoted keys with escapes get here; keep start-up light
+
+    try:
+        value: str = tomllib.loads("k = " + quoted)["k"]
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(str(exc)) from exc
+    return value
 
 
 class _Scanner:
@@ -212,7 +221,7 @@ class _Scanner:
             start = self.i
             if s[start] == '"':
                 self._basic_string()
-                name = tomllib.loads("k = " + s[start : self.i])["k"]
+                name = _decode_basic_string(s[start : self.i])
             elif s[start] == "'":
                 self.i = s.index("'", start + 1) + 1
                 name = s[start + 1 : self.i - 1]

@@ -9,7 +9,6 @@ for editors. There is no second source of truth to drift.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 import types
 import typing
@@ -72,6 +71,14 @@ class TomlScalar:
     def json_schema(cls) -> dict[str, Any]:
         raise NotImplementedError
 
+    def magnitude(self) -> float:
+        """The number that `ge`/`le` bounds compare against (seconds for a duration)."""
+        raise NotImplementedError
+
+    @classmethod
+    def unit_name(cls) -> str:
+        raise NotImplementedError
+
 
 @dataclass(frozen=True, slots=True)
 class Issue:
@@ -110,6 +117,9 @@ def dotted(path: KeyPath) -> str:
 
 
 def suggest(word: str, choices: typing.Iterable[str]) -> str | None:
+    """The closest of `choices` to a mistyped `word`, for "did you mean" hints."""
+    import difflib  # only on the error path
+
     matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return matches[0] if matches else None
 
@@ -144,6 +154,37 @@ def _optional_inner(tp: Any) -> Any:
         if len(args) == 1:
             return args[0]
     return tp
+
+
+_KINDS: dict[Any, tuple[str, Any]] = {}
+
+
+def _kind(tp: Any) -> tuple[str, Any]:
+    """How to check values of type `tp`, worked out once per type (validation is a hot path)."""
+    found = _KINDS.get(tp)
+    if found is not None:
+        return found
+    inner = _optional_inner(tp)
+    origin = typing.get_origin(inner)
+    kind: tuple[str, Any]
+    if isinstance(inner, type) and issubclass(inner, TomlScalar):
+        kind = ("parsed", inner)
+    elif dataclasses.is_dataclass(inner) and isinstance(inner, type):
+        kind = ("table", inner)
+    elif origin is Literal:
+        kind = ("literal", typing.get_args(inner))
+    elif isinstance(inner, types.UnionType):
+        kind = ("union", typing.get_args(inner))
+    elif origin is list:
+        kind = ("list", typing.get_args(inner)[0])
+    elif origin is dict:
+        kind = ("dict", typing.get_args(inner)[1])
+    elif inner is typing.Any or inner is object:
+        kind = ("any", None)
+    else:
+        kind = ("scalar", inner)
+    _KINDS[tp] = kind
+    return kind
 
 
 _KIND_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean"}
@@ -207,59 +248,77 @@ class Checker:
         )
 
     def convert(self, tp: Any, value: Any, path: KeyPath, meta: Mapping[str, Any]) -> Any:
-        tp = _optional_inner(tp)
-        origin = typing.get_origin(tp)
-        name = dotted(path)
-        if isinstance(tp, type) and issubclass(tp, TomlScalar):
-            try:
-                return tp.parse(value)
-            except ValueError as exc:
-                self.add(path, f"{name}: {exc}", _scalar_hint(tp), code="bad-value")
-                return None
-        if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        kind, arg = _kind(tp)
+        if kind == "scalar":
+            return self._scalar(arg, value, path, meta)
+        if kind == "parsed":
+            return self._parsed(arg, value, path, meta)
+        if kind == "table":
             if not isinstance(value, dict):
-                return self._wrong_type(path, name, "a table", value)
-            return self.build(tp, value, path)
-        if origin is Literal:
-            choices = [str(c) for c in typing.get_args(tp)]
-            if value not in typing.get_args(tp):
-                close = suggest(str(value), choices) if isinstance(value, str) else None
-                hint = (
-                    f"did you mean {close!r}?"
-                    if close
-                    else "one of: " + ", ".join(repr(c) for c in choices)
-                )
-                self.add(
-                    path,
-                    f"{name} must be one of {', '.join(map(repr, choices))}, not {value!r}",
-                    hint,
-                    code="bad-choice",
-                )
+                return self._wrong_type(path, "a table", value)
+            return self.build(arg, value, path)
+        if kind == "literal":
+            if value not in arg:
+                self._bad_choice(path, [str(c) for c in arg], value)
                 return None
             return value
-        if isinstance(tp, types.UnionType):
-            return self._union(typing.get_args(tp), value, path, name)
-        if origin is list:
-            return self._list(typing.get_args(tp)[0], value, path, name, meta)
-        if origin is dict:
-            return self._table(typing.get_args(tp)[1], value, path, name, meta)
-        if tp is typing.Any or tp is object:
-            return value
-        return self._scalar(tp, value, path, name, meta)
+        if kind == "union":
+            return self._union(arg, value, path)
+        if kind == "list":
+            return self._list(arg, value, path, meta)
+        if kind == "dict":
+            return self._table(arg, value, path, meta)
+        return value  # "any"
 
-    def _union(self, arms: tuple[Any, ...], value: Any, path: KeyPath, name: str) -> Any:
+    def _parsed(
+        self, tp: type[TomlScalar], value: Any, path: KeyPath, meta: Mapping[str, Any]
+    ) -> Any:
+        try:
+            parsed = tp.parse(value)
+        except ValueError as exc:
+            self.add(path, f"{dotted(path)}: {exc}", _scalar_hint(tp), code="bad-value")
+            return None
+        ge, le = meta.get("ge"), meta.get("le")
+        size = parsed.magnitude()
+        if (ge is not None and size < ge) or (le is not None and size > le):
+            self.add(
+                path,
+                f"{dotted(path)} is {value}, out of range",
+                f"use a value {_range(ge, le)} ({tp.unit_name()})",
+                code="out-of-range",
+            )
+            return None
+        return parsed
+
+    def _bad_choice(self, path: KeyPath, choices: list[str], value: Any) -> None:
+        close = suggest(str(value), choices) if isinstance(value, str) else None
+        hint = (
+            f"did you mean {close!r}?"
+            if close
+            else "one of: " + ", ".join(repr(c) for c in choices)
+        )
+        self.add(
+            path,
+            f"{dotted(path)} must be one of {', '.join(map(repr, choices))}, not {value!r}",
+            hint,
+            code="bad-choice",
+        )
+
+    def _union(self, arms: tuple[Any, ...], value: Any, path: KeyPath) -> Any:
         for arm in arms:
             trial = Checker()
             converted = trial.convert(arm, value, path, spec(""))
             if not trial.issues:
                 return converted
         kinds = ", ".join(_type_schema_name(arm) for arm in arms)
-        self.add(path, f"{name} must be one of: {kinds}; not {toml_kind(value)}", code="wrong-type")
+        self.add(
+            path,
+            f"{dotted(path)} must be one of: {kinds}; not {toml_kind(value)}",
+            code="wrong-type",
+        )
         return None
 
-    def _scalar(
-        self, tp: Any, value: Any, path: KeyPath, name: str, meta: Mapping[str, Any]
-    ) -> Any:
+    def _scalar(self, tp: Any, value: Any, path: KeyPath, meta: Mapping[str, Any]) -> Any:
         ok = (
             (tp is bool and isinstance(value, bool))
             or (tp is str and isinstance(value, str))
@@ -267,7 +326,7 @@ class Checker:
             or (tp is float and isinstance(value, int | float) and not isinstance(value, bool))
         )
         if not ok:
-            return self._wrong_type(path, name, _KIND_NAMES.get(tp, str(tp)), value)
+            return self._wrong_type(path, _KIND_NAMES.get(tp, str(tp)), value)
         if tp is float:
             value = float(value)
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -275,37 +334,37 @@ class Checker:
             if (ge is not None and value < ge) or (le is not None and value > le):
                 self.add(
                     path,
-                    f"{name} is {value}, out of range",
+                    f"{dotted(path)} is {value}, out of range",
                     f"use a value {_range(ge, le)}",
                     code="out-of-range",
                 )
                 return None
         if isinstance(value, str):
-            self._check_text(value, path, name, meta)
+            self._check_text(value, path, meta)
         return value
 
-    def _check_text(self, value: str, path: KeyPath, name: str, meta: Mapping[str, Any]) -> None:
+    def _check_text(self, value: str, path: KeyPath, meta: Mapping[str, Any]) -> None:
         min_len, max_len, pattern = meta.get("min_len"), meta.get("max_len"), meta.get("pattern")
         if min_len and len(value.strip()) < min_len:
+            name = dotted(path)
             self.add(path, f"{name} is empty", "give it a value, or remove it", code="empty")
         elif max_len is not None and len(value) > max_len:
             self.add(
                 path,
-                f"{name} is {len(value)} characters long; the limit is {max_len}",
+                f"{dotted(path)} is {len(value)} characters long; the limit is {max_len}",
                 "shorten it",
                 code="too-long",
             )
         elif pattern is not None and not pattern.fullmatch(value):
             self.add(
                 path,
-                f"{name} {value!r} is not valid",
+                f"{dotted(path)} {value!r} is not valid",
                 meta.get("pattern_hint") or f"it must match {pattern.pattern}",
                 code="bad-format",
             )
 
-    def _list(
-        self, item_tp: Any, value: Any, path: KeyPath, name: str, meta: Mapping[str, Any]
-    ) -> Any:
+    def _list(self, item_tp: Any, value: Any, path: KeyPath, meta: Mapping[str, Any]) -> Any:
+        name = dotted(path)  # cheap: lists are few
         if not isinstance(value, list):
             if isinstance(value, str):
                 self.add(
@@ -315,7 +374,7 @@ class Checker:
                     code="wrong-type",
                 )
                 return None
-            return self._wrong_type(path, name, "an array", value)
+            return self._wrong_type(path, "an array", value)
         min_len, max_len = meta.get("min_len"), meta.get("max_len")
         if min_len and len(value) < min_len:
             self.add(
@@ -350,11 +409,9 @@ class Checker:
                     seen.add(item)
         return out if len(self.issues) == before else None
 
-    def _table(
-        self, item_tp: Any, value: Any, path: KeyPath, name: str, meta: Mapping[str, Any]
-    ) -> Any:
+    def _table(self, item_tp: Any, value: Any, path: KeyPath, meta: Mapping[str, Any]) -> Any:
         if not isinstance(value, dict):
-            return self._wrong_type(path, name, "a table", value)
+            return self._wrong_type(path, "a table", value)
         key_pattern = meta.get("key_pattern")
         before = len(self.issues)
         out = {}
@@ -373,7 +430,8 @@ class Checker:
             out[key] = self.convert(item_tp, item, (*path, key), spec(""))
         return out if len(self.issues) == before else None
 
-    def _wrong_type(self, path: KeyPath, name: str, expected: str, value: Any) -> None:
+    def _wrong_type(self, path: KeyPath, expected: str, value: Any) -> None:
+        name = dotted(path)
         got = toml_kind(value)
         hint = None
         key = path[-1] if path and isinstance(path[-1], str) else name

@@ -36,5 +36,12 @@ class Duration(TomlScalar):
             "examples": ["60s", "500ms", "5m"],
         }
 
+    def magnitude(self) -> float:
+        return self.seconds
+
+    @classmethod
+    def unit_name(cls) -> str:
+        return "seconds"
+
     def __str__(self) -> str:
         return self.text

@@ -281,3 +281,10 @@ def test_warnings_do_not_fail(workspace: Path, cli: Cli) -> None:
     result = cli("validate")
     assert result.code == 0
     assert "warning: user_prompt_template never uses {{request}}" in result.out
+
+
+def test_duration_out_of_range(workspace: Path, cli: Cli) -> None:
+    write_agent(workspace, GOOD + '\n[limits]\ntimeout = "2h"\n')
+    found = only(cli, "out-of-range")
+    assert found["message"] == "limits.timeout is 2h, out of range"
+    assert found["hint"] == "use a value from 1 to 3600 (seconds)"
