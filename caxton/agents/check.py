@@ -11,7 +11,7 @@ from caxton.errors import Problem
 from caxton.llm.catalog import BUILTIN_PROVIDER_NAMES
 from caxton.tools.catalog import BUILTIN_TOOL_NAMES
 from caxton.workspace.locate import KeyPath
-from caxton.workspace.schema import Checker, suggest
+from caxton.workspace.schema import Checker, did_you_mean, suggest
 from caxton.workspace.tomlfile import TomlFile
 
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
@@ -75,14 +75,11 @@ def _check_references(tf: TomlFile, ctx: AgentContext) -> list[Problem]:
     problems: list[Problem] = []
     for i, tool in _strings(data.get("tools")):
         if tool not in ctx.tools:
-            close = suggest(tool, ctx.tools)
-            hint = (
-                f"did you mean {close!r}?"
-                if close
-                else (
-                    "use a built-in tool (`caxton schema agent` lists them), a workspace tool in "
-                    "`tools/<name>/tool.toml`, or one declared under [mcp_servers] in caxton.toml"
-                )
+            hint = did_you_mean(
+                tool,
+                ctx.tools,
+                "use a built-in tool (`caxton schema agent` lists them), a workspace tool in "
+                "`tools/<name>/tool.toml`, or one declared under [mcp_servers] in caxton.toml",
             )
             problems.append(
                 tf.problem(("tools", i), f"unknown tool {tool!r}", hint, code="unknown-tool")
@@ -95,15 +92,12 @@ def _check_references(tf: TomlFile, ctx: AgentContext) -> list[Problem]:
         named.insert(0, (("llm", "provider"), llm["provider"]))
     for keypath, provider in named:
         if provider not in ctx.providers:
-            close = suggest(provider, ctx.providers)
-            hint = (
-                f"did you mean {close!r}?"
-                if close
-                else (
-                    "known providers: "
-                    + ", ".join(sorted(ctx.providers))
-                    + "; declare others under [llm.providers.NAME] in caxton.toml"
-                )
+            hint = did_you_mean(
+                provider,
+                ctx.providers,
+                "known providers: "
+                + ", ".join(sorted(ctx.providers))
+                + "; declare others under [llm.providers.NAME] in caxton.toml",
             )
             problems.append(
                 tf.problem(

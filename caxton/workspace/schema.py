@@ -116,6 +116,12 @@ def dotted(path: KeyPath) -> str:
     return out
 
 
+def did_you_mean(word: str, choices: typing.Iterable[str], otherwise: str | None) -> str | None:
+    """A hint naming the closest choice to a mistyped `word`, else `otherwise`."""
+    close = suggest(word, choices)
+    return f"did you mean {close!r}?" if close else otherwise
+
+
 def suggest(word: str, choices: typing.Iterable[str]) -> str | None:
     """The closest of `choices` to a mistyped `word`, for "did you mean" hints."""
     import difflib  # only on the error path
@@ -291,12 +297,8 @@ class Checker:
         return parsed
 
     def _bad_choice(self, path: KeyPath, choices: list[str], value: Any) -> None:
-        close = suggest(str(value), choices) if isinstance(value, str) else None
-        hint = (
-            f"did you mean {close!r}?"
-            if close
-            else "one of: " + ", ".join(repr(c) for c in choices)
-        )
+        otherwise = "one of: " + ", ".join(repr(c) for c in choices)
+        hint = did_you_mean(value, choices, otherwise) if isinstance(value, str) else otherwise
         self.add(
             path,
             f"{dotted(path)} must be one of {', '.join(map(repr, choices))}, not {value!r}",
