@@ -12,7 +12,9 @@ from caxton.cli import output
 if TYPE_CHECKING:
     from caxton.workspace.loader import AgentFile, Workspace
 
-app = typer.Typer(no_args_is_help=True, help="List, show and edit the workspace's agents.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="List, show and edit the workspace's agents."
+)
 
 
 @app.callback()

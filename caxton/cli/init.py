@@ -8,7 +8,7 @@ import typer
 
 from caxton.cli import output
 
-app = typer.Typer()
+app = typer.Typer(add_completion=False)
 
 
 @app.command(name="init")

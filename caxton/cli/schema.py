@@ -6,7 +6,9 @@ import typer
 
 from caxton.cli import output
 
-app = typer.Typer(no_args_is_help=True, help="Print JSON Schemas for editor completion.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Print JSON Schemas for editor completion."
+)
 
 
 @app.callback()

@@ -6,7 +6,9 @@ import typer
 
 from caxton.cli import output
 
-app = typer.Typer(no_args_is_help=True, help="List and show the built-in agent templates.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="List and show the built-in agent templates."
+)
 
 
 @app.callback()
