@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 4  # a workspace, agent, template or file that was named does not exist
     CONFLICT = 5  # the action would overwrite or duplicate something (use --force where offered)
     IO = 6  # a file could not be read or written (permissions, not a file, too large)
+    UNAVAILABLE = 7  # a store is held by another process, corrupt, or from a newer Caxton
     INTERRUPTED = 130  # Ctrl-C
 
 

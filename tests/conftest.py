@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from caxton.cli.app import main
+from caxton.memory.embedder import Embedder, get_embedder
 
 
 @pytest.fixture(autouse=True)
@@ -21,6 +22,7 @@ def isolated_home(
     """Every test gets its own CAXTON_HOME; nothing reads or writes the user's real state."""
     home = tmp_path_factory.mktemp("caxton-home")
     monkeypatch.setenv("CAXTON_HOME", str(home))
+    monkeypatch.delenv("CAXTON_EMBEDDER", raising=False)  # the shipped model, always
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.delenv("FORCE_COLOR", raising=False)
     return home
@@ -71,6 +73,12 @@ class Cli:
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
     return Cli(capsys, monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The shipped embedding model, loaded once for the whole run."""
+    return get_embedder()
 
 
 @pytest.fixture

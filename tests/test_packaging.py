@@ -48,6 +48,8 @@ def test_wheel_contents(wheel: Path) -> None:
         assert f"caxton/templates/agents/{template}.toml" in names
     assert "caxton/templates/workspace/gitignore" in names
     assert "caxton/templates/workspace/agents/assistant.toml" in names
+    for model_file in ("model.safetensors", "tokenizer.json", "config.json", "NOTICE.md"):
+        assert f"caxton/memory/model/{model_file}" in names
     source_packages = {
         str(p.parent.relative_to(ROOT)).replace("/", ".")
         for p in (ROOT / "caxton").rglob("__init__.py")

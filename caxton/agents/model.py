@@ -113,6 +113,13 @@ class AgentConfig:
         min_len=1,
     )
     documentation: str = field("", doc="Markdown documentation for people")
+    examples: list[str] = field(
+        factory=list,
+        doc="example requests this agent should take; the router learns from them",
+        max_len=50,
+        unique=True,
+        examples=[["average order value per region in sales.csv"]],
+    )
     llm: LlmSettings = field(LlmSettings(), doc="model settings")
     limits: Limits = field(Limits(), doc="per-request limits")
     memory: MemorySettings = field(MemorySettings(), doc="memory settings")
@@ -128,6 +135,7 @@ class AgentConfig:
 # Keys written at the top of an agent file (not tables): a table holding one of these was
 # almost certainly meant to end before it.
 TOP_LEVEL_KEYS = (
+    "examples",
     "name",
     "version",
     "description",

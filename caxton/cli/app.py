@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "agent": ("caxton.cli.agent", "List, show and edit the workspace's agents."),
     "template": ("caxton.cli.template", "List and show the built-in agent templates."),
     "schema": ("caxton.cli.schema", "Print JSON Schemas for editor completion."),
+    "route": ("caxton.cli.route", "Show which agent would take a request, and why."),
+    "memory": ("caxton.cli.memory", "Search and edit the workspace's local memory."),
 }
 
 

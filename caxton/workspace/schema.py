@@ -394,7 +394,7 @@ class Checker:
                 code="too-long",
             )
             return None
-        item_meta = {**meta, "min_len": 1 if meta.get("pattern") else None, "max_len": None}
+        item_meta = {**meta, "min_len": 1, "max_len": None}  # no empty strings in lists
         before = len(self.issues)
         out = [self.convert(item_tp, item, (*path, i), item_meta) for i, item in enumerate(value)]
         if meta.get("unique"):
@@ -537,7 +537,7 @@ def _type_schema(tp: Any, meta: Mapping[str, Any]) -> dict[str, Any]:
     if origin is list:
         item_meta = {
             **meta,
-            "min_len": 1 if meta.get("pattern") else None,
+            "min_len": 1,
             "max_len": None,
             "doc": None,
             "examples": None,

@@ -12,11 +12,15 @@ import importlib.resources
 import tomllib
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from caxton import __version__
 from caxton.errors import NotFoundError
 from caxton.workspace.schema import suggest
+
+if TYPE_CHECKING:
+    from caxton.agents.model import AgentConfig
 
 INIT_VARIABLES = ("agent_name", "created_at", "caxton_version", "workspace_name")
 
@@ -94,3 +98,20 @@ def render(text: str, **variables: str) -> str:
         if key in values:
             text = text.replace("{{" + key + "}}", values[key])
     return text
+
+
+def template_agents() -> list[AgentConfig]:
+    """Every template instantiated under its own name and checked, as `caxton init` would."""
+    from caxton.agents.check import AgentContext, check_agent
+    from caxton.workspace.tomlfile import TomlFile
+
+    out = []
+    for name in template_names():
+        text = render(load_template(name).text, agent_name=name)
+        config, problems = check_agent(
+            TomlFile(Path(f"{name}.toml"), text, tomllib.loads(text)), AgentContext()
+        )
+        if config is None:
+            raise AssertionError(f"template {name!r} is invalid: {problems}")
+        out.append(config)
+    return out

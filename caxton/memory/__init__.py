@@ -1,0 +1,1 @@
+"""Memory: the shipped embedding model, the DuckDB knowledge graph, hybrid search."""

@@ -1,0 +1,1 @@
+"""Capability routing: which agent takes a request, and why."""
