@@ -85,6 +85,10 @@ class Partition:
                 self.postings.setdefault(word, set()).add(row)
                 self._arrays.pop(word, None)
 
+    def get(self, item_id: int) -> Any:
+        row = self.row_of.get(item_id)
+        return None if row is None else self.items[row]
+
     def remove(self, item_id: int) -> None:
         row = self.row_of.pop(item_id, None)
         if row is None:
@@ -108,7 +112,8 @@ class Partition:
             score = cosine.copy()
         else:
             score = cosine + KEYWORD_WEIGHT * coverage * (1.0 - cosine)
-        score[~self.alive[:n]] = -np.inf
+        if len(self.row_of) < n:
+            score[~self.alive[:n]] = -np.inf
         k = min(limit, len(self.row_of))
         top = np.argpartition(-score, k - 1)[:k] if k < n else np.arange(n)
         top = top[np.argsort(-score[top], kind="stable")]
@@ -129,23 +134,28 @@ class Partition:
         return hits
 
     def _coverage(self, query_words: frozenset[str], n: int) -> npt.NDArray[np.float32] | None:
+        """Per row, the IDF-weighted share of the query's words it contains (None: no row)."""
         if not query_words:
             return None
         docs = len(self.row_of)
         total = 0.0
-        coverage: npt.NDArray[np.float32] | None = None
+        arrays, weights = [], []
         for word in query_words:
             rows = self.postings.get(word)
             weight = math.log(1.0 + docs / (1.0 + (len(rows) if rows else 0)))
             total += weight
             if rows:
-                if coverage is None:
-                    coverage = np.zeros(n, dtype=np.float32)
-                coverage[self._posting_array(word)] += weight
-        if coverage is None or total <= 0:
+                arrays.append(self._posting_array(word))
+                weights.append(weight)
+        if not arrays or total <= 0:
             return None
-        coverage /= total
-        return coverage
+        lengths = [len(a) for a in arrays]
+        coverage = np.bincount(
+            np.concatenate(arrays),
+            minlength=n,
+            weights=np.repeat(np.array(weights) / total, lengths),
+        )
+        return coverage.astype(np.float32)
 
     def _posting_array(self, word: str) -> npt.NDArray[np.intp]:
         array = self._arrays.get(word)
@@ -203,6 +213,10 @@ class VectorIndex:
         if partition is None:
             partition = self.partitions[key] = Partition(self.dim, self.text_of)
         partition.add(items, vectors)
+
+    def get(self, key: tuple[str, str], item_id: int) -> Any:
+        partition = self.partitions.get(key)
+        return None if partition is None else partition.get(item_id)
 
     def remove(self, key: tuple[str, str], item_id: int) -> None:
         partition = self.partitions.get(key)

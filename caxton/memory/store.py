@@ -154,6 +154,8 @@ class MemoryStore:
         self.embedder = embedder
         self._lock = threading.RLock()
         self._index = self._empty_index()
+        # name -> entity per scope, mirrored like the index: point lookups in DuckDB scan
+        self._names: dict[tuple[str, str], dict[str, Entity]] = {}
         self._load_index()
 
     # ----- opening -------------------------------------------------------------------------
@@ -209,9 +211,9 @@ class MemoryStore:
                 self._sync(kind, Scope(kind_, owner))
 
     def _sync(self, kind: Kind, scope: Scope, ids: Sequence[int] | None = None) -> list[Any]:
-        """Mirror rows of one scope from DuckDB into the index: the given ids, or all of them.
+        """Mirror rows of one scope from DuckDB: the given ids, or the whole scope.
 
-        Ids no longer in the table leave the index. Returns the items loaded, in id order.
+        Ids no longer in the table leave the mirror. Returns the items loaded, in id order.
         """
         table, columns = _COLUMNS[kind]
         where, params = scope.where()
@@ -223,19 +225,38 @@ class MemoryStore:
             sql += " AND list_contains(?, id)"
             args.append(list(ids))
         rows = self._con.execute(sql + " ORDER BY id", args).fetchall()
-        index = self._index[kind]
         if ids is None:
-            index.partitions.pop(scope.key, None)
+            self._index[kind].partitions.pop(scope.key, None)
+            if kind == "entity":
+                self._names.pop(scope.key, None)
+            gone: list[int] = []
         else:
             found = {row[0] for row in rows}
-            for item_id in ids:
-                if item_id not in found:
-                    index.remove(scope.key, item_id)
+            gone = [item_id for item_id in ids if item_id not in found]
         items = [_ITEM[kind](scope, row[:-1]) for row in rows]
-        if rows:
-            vectors = np.frombuffer(b"".join(row[-1] for row in rows), dtype=np.float32)
-            index.add(scope.key, items, vectors.reshape(len(rows), self.embedder.dim))
+        vectors = np.frombuffer(b"".join(row[-1] for row in rows), dtype=np.float32)
+        self._mirror(kind, scope, items, vectors.reshape(len(rows), self.embedder.dim), gone)
         return items
+
+    def _mirror(
+        self, kind: Kind, scope: Scope, items: Sequence[Any], vectors: Any, gone: Sequence[int] = ()
+    ) -> None:
+        """Put written items (and drop deleted ids) in the index and the name map."""
+        index = self._index[kind]
+        names = self._names.setdefault(scope.key, {}) if kind == "entity" else None
+        for item_id in gone:
+            old = index.get(scope.key, item_id)
+            if names is not None and old is not None:
+                names.pop(old.name, None)
+            index.remove(scope.key, item_id)
+        if items:
+            if names is not None:
+                for item in items:
+                    old = index.get(scope.key, item.id)
+                    if old is not None:
+                        names.pop(old.name, None)
+                    names[item.name] = item
+            index.add(scope.key, items, vectors)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -264,7 +285,8 @@ class MemoryStore:
         with self._lock:
             names = [name for name, _, _ in items]
             _check_names(names, "entity")
-            existing = {e.name: e for e in self._entities(scope, names)}
+            known = self._names.get(scope.key, {})
+            existing = {n: known[n] for n in names if n in known}
             merged: dict[str, tuple[str, list[str]]] = {}
             for name, type_, observations in items:
                 base = merged.get(name) or (
@@ -298,11 +320,14 @@ class MemoryStore:
                         "embedding": _objects([vector_of[n].tobytes() for n in new_names]),
                     }
                     self._insert_batch("entities", scope, batch, now, updated=True)
-            synced = self._sync(
-                "entity", scope, [existing[n].id if n in existing else ids[n] for n in merged]
-            )
-            by_name = {e.name: e for e in synced}
-            return [by_name[n] for n in merged]
+            written = [
+                Entity(existing[n].id, scope, n, t, tuple(o), existing[n].created_at, now)
+                if n in existing
+                else Entity(ids[n], scope, n, t, tuple(o), now, now)
+                for n, (t, o) in merged.items()
+            ]
+            self._mirror("entity", scope, written, vectors)
+            return written
 
     def _insert_batch(
         self,
@@ -327,27 +352,18 @@ class MemoryStore:
             self._con.unregister("caxton_batch")
 
     def entity(self, scope: Scope, name: str) -> Entity:
-        found = self._entities(scope, [name])
-        if not found:
+        found = self._names.get(scope.key, {}).get(name)
+        if found is None:
             raise NotFoundError(
                 f"no entity {name!r} in {scope} memory",
                 "`caxton memory search` finds entities by meaning",
             )
-        return found[0]
+        return found
 
     def _entities(self, scope: Scope, names: Sequence[str] | None = None) -> list[Entity]:
-        where, params = scope.where()
-        sql = (
-            "SELECT id, name, type, observations, created_at, updated_at FROM entities "
-            f"WHERE {where}"
-        )
-        if names is not None:
-            if not names:
-                return []
-            sql += " AND list_contains(?, name)"
-            params = [*params, list(names)]  # type: ignore[list-item]
-        rows = self._con.execute(sql + " ORDER BY name", params).fetchall()
-        return [Entity(r[0], scope, r[1], r[2], tuple(r[3]), r[4], r[5]) for r in rows]
+        known = self._names.get(scope.key, {})
+        chosen = known.values() if names is None else (known[n] for n in names if n in known)
+        return sorted(chosen, key=lambda e: e.name)
 
     def entities(self, scope: Scope, names: Sequence[str] | None = None) -> list[Entity]:
         with self._lock:
