@@ -319,7 +319,7 @@ class MemoryStore:
                         "observations": _objects([merged[n][1] for n in new_names]),
                         "embedding": _objects([vector_of[n].tobytes() for n in new_names]),
                     }
-                    self._insert_batch("entities", scope, batch, now, updated=True)
+                    self._insert_entities(scope, batch, now)
             written = [
                 Entity(existing[n].id, scope, n, t, tuple(o), existing[n].created_at, now)
                 if n in existing
@@ -329,25 +329,19 @@ class MemoryStore:
             self._mirror("entity", scope, written, vectors)
             return written
 
-    def _insert_batch(
-        self,
-        table: str,
-        scope: Scope,
-        batch: dict[str, Any],
-        now: dt.datetime,
-        *,
-        updated: bool = False,
-    ) -> None:
+    def _insert_entities(self, scope: Scope, batch: dict[str, Any], now: dt.datetime) -> None:
+        """Insert new entities in one statement (row-by-row inserts are 10x slower)."""
         count = len(batch["id"])
         batch["scope_kind"] = _objects([scope.kind] * count)
         batch["scope_owner"] = _objects([scope.owner] * count)
         batch["created_at"] = np.array([now] * count, dtype="datetime64[us]")
-        if updated:
-            batch["updated_at"] = batch["created_at"]
+        batch["updated_at"] = batch["created_at"]
         columns = ", ".join(batch)
         self._con.register("caxton_batch", batch)
         try:
-            self._con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM caxton_batch")
+            self._con.execute(
+                f"INSERT INTO entities ({columns}) SELECT {columns} FROM caxton_batch"
+            )
         finally:
             self._con.unregister("caxton_batch")
 
@@ -500,37 +494,40 @@ class MemoryStore:
                     )
             texts = [relation_text(r.from_name, r.type, r.to_name) for r in items]
             vectors = self.embedder.embed(texts)
-            where, params = scope.where()
             now = _now()
-            ids = []
             with self.transaction():
-                for r, vector in zip(items, vectors, strict=True):
-                    self._con.execute(
-                        f"DELETE FROM relations WHERE {where} AND from_name = ? AND to_name = ? "
-                        "AND type = ?",
-                        [*params, r.from_name, r.to_name, r.type],
-                    )
-                    (new_id,) = self._ids(1)
-                    self._con.execute(
-                        "INSERT INTO relations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [
-                            new_id,
-                            scope.kind,
-                            scope.owner,
-                            r.from_name,
-                            r.to_name,
-                            r.type,
-                            r.strength,
-                            r.confidence,
-                            r.valid_from,
-                            r.valid_to,
-                            vector.tobytes(),
-                            now,
-                        ],
-                    )
-                    ids.append(new_id)
-            created = set(ids)
+                created = {
+                    self._put_relation(scope, r, vector, now)
+                    for r, vector in zip(items, vectors, strict=True)
+                }
             return [r for r in self._sync("relation", scope) if r.id in created]
+
+    def _put_relation(self, scope: Scope, r: Any, vector: Any, created_at: dt.datetime) -> int:
+        """Insert one relation (`NewRelation` or an imported one), replacing its namesake."""
+        where, params = scope.where()
+        self._con.execute(
+            f"DELETE FROM relations WHERE {where} AND from_name = ? AND to_name = ? AND type = ?",
+            [*params, r.from_name, r.to_name, r.type],
+        )
+        (new_id,) = self._ids(1)
+        self._con.execute(
+            "INSERT INTO relations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                new_id,
+                scope.kind,
+                scope.owner,
+                r.from_name,
+                r.to_name,
+                r.type,
+                r.strength,
+                r.confidence,
+                r.valid_from,
+                r.valid_to,
+                vector.tobytes(),
+                created_at,
+            ],
+        )
+        return new_id
 
     def delete_relations(self, scope: Scope, items: Sequence[tuple[str, str, str]]) -> int:
         with self._lock:
@@ -646,30 +643,7 @@ class MemoryStore:
                     self._import_entity(e, vector)
                     counts["entities"] += 1
                 for r, vector in zip(records.relations, relation_vectors, strict=True):
-                    where, params = r.scope.where()
-                    self._con.execute(
-                        f"DELETE FROM relations WHERE {where} AND from_name = ? AND to_name = ? "
-                        "AND type = ?",
-                        [*params, r.from_name, r.to_name, r.type],
-                    )
-                    (new_id,) = self._ids(1)
-                    self._con.execute(
-                        "INSERT INTO relations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [
-                            new_id,
-                            r.scope.kind,
-                            r.scope.owner,
-                            r.from_name,
-                            r.to_name,
-                            r.type,
-                            r.strength,
-                            r.confidence,
-                            r.valid_from,
-                            r.valid_to,
-                            vector.tobytes(),
-                            r.created_at,
-                        ],
-                    )
+                    self._put_relation(r.scope, r, vector, r.created_at)
                     counts["relations"] += 1
                 for i, vector in zip(records.interactions, interaction_vectors, strict=True):
                     where, params = i.scope.where()
