@@ -6,9 +6,9 @@ agents are added:
 
 1. every agent: the request's similarity to the agent's centroid (the mean of its profile
    vectors): one matrix-vector product over one row per agent;
-2. the best `SHORTLIST` of those: add the best capability phrase, the mean of the request's top
-   similarities to the agent's examples and sentences, and a BM25 keyword score over the
-   agent's whole text.
+2. the best `SHORTLIST` of those: the best capability phrase (0.2), the mean of the request's
+   three closest example requests (0.4) and prompt/documentation sentences (0.2), lifted by a
+   BM25 keyword score over the agent's whole text.
 
 Below `threshold`, "no agent fits" is the answer. Without an embedding model (missing or
 corrupt), routing falls back to keywords alone and says so.
@@ -37,9 +37,9 @@ SHORTLIST = 12
 TOP_SENTENCES = 3
 # score = stage-1 and stage-2 similarities blended, then lifted by keywords toward 1
 # Tuned on the even lines of benchmarks/data/routing_eval.jsonl; the odd lines are held out.
-WEIGHTS = {"centroid": 0.0, "capability": 0.3, "sentences": 0.7}
-KEYWORD_WEIGHT = 0.3
-DEFAULT_THRESHOLD = 0.57
+WEIGHTS = {"capability": 0.2, "examples": 0.4, "sentences": 0.2}
+KEYWORD_WEIGHT = 0.2
+DEFAULT_THRESHOLD = 0.44
 KEYWORD_THRESHOLD = 0.25
 MAX_SENTENCES = 80
 BM25_K1, BM25_B = 1.2, 0.5
@@ -86,7 +86,11 @@ class AgentProfile:
         return [c.replace("-", " ") for c in self.capabilities] or [self.name]
 
     def sentences(self) -> list[str]:
-        return [*self.examples, *sentences(self.text)] or [self.description or self.name]
+        return sentences(self.text) or [self.description or self.name]
+
+    def example_texts(self) -> list[str]:
+        """Example requests; an agent without any stands on its prompt's sentences instead."""
+        return list(self.examples) or self.sentences()
 
     def all_text(self) -> str:
         return " ".join([*self.phrases(), self.description, *self.examples, self.text])
@@ -129,6 +133,7 @@ class RouteResult:
 class _Embedded:
     capabilities: Vectors
     centroid: npt.NDArray[np.float32]
+    examples: Vectors
     sentences: Vectors
 
 
@@ -137,7 +142,8 @@ class _Compiled:
     profiles: list[AgentProfile]
     centroids: Vectors  # (agents, dim): stage 1 scans only these
     capabilities: list[Vectors]  # per agent: its capability phrases
-    sentences: list[Vectors]  # per agent: its examples and prompt/documentation sentences
+    examples: list[Vectors]  # per agent: its example requests
+    sentences: list[Vectors]  # per agent: its prompt and documentation sentences
     term_counts: list[dict[str, int]]
     term_weights: list[dict[str, float]]  # BM25 weight of each word in each agent's text
     idf: dict[str, float] = field(default_factory=dict)
@@ -172,19 +178,20 @@ class Router:
         if self.embedder is not None and fresh:
             texts: list[str] = []
             for p in fresh:
-                texts += [*p.phrases(), p.description or p.name, *p.sentences()]
+                texts += [*p.phrases(), p.description or p.name, *p.example_texts(), *p.sentences()]
             vectors = self.embedder.embed(texts)
             at = 0
             for p in fresh:
-                caps = len(p.phrases())
-                count = caps + 1 + len(p.sentences())
+                caps, examples = len(p.phrases()), len(p.example_texts())
+                count = caps + 1 + examples + len(p.sentences())
                 block = vectors[at : at + count]
                 mean = block.mean(axis=0)
                 norm = float(np.linalg.norm(mean))
                 self._embedded[p] = _Embedded(
                     block[:caps],
                     (mean / norm if norm else mean).astype(np.float32),
-                    block[caps + 1 :],
+                    block[caps + 1 : caps + 1 + examples],
+                    block[caps + 1 + examples :],
                 )
                 at += count
         keep = set(ordered)
@@ -226,6 +233,7 @@ class Router:
                 else np.zeros((0, dim), np.float32)
             ),
             capabilities=[e.capabilities for e in embedded],
+            examples=[e.examples for e in embedded],
             sentences=[e.sentences for e in embedded],
             term_counts=term_counts,
             term_weights=term_weights,
@@ -281,21 +289,20 @@ class Router:
             size = len(shortlist)
             capability = np.empty(size, np.float32)
             examples = np.empty(size, np.float32)
+            sentence_part = np.empty(size, np.float32)
             best_capability = np.empty(size, np.intp)
             for n, agent in enumerate(shortlist):
                 caps = compiled.capabilities[agent] @ query
                 strongest = int(caps.argmax())
                 best_capability[n] = strongest
                 capability[n] = caps[strongest]
-                sims = compiled.sentences[agent] @ query
-                k = min(TOP_SENTENCES, len(sims))
-                sims.partition(len(sims) - k)  # in place: the k best are now last
-                examples[n] = sims[-k:].sum() / k
+                examples[n] = _top_mean(compiled.examples[agent] @ query)
+                sentence_part[n] = _top_mean(compiled.sentences[agent] @ query)
             centroid_part = centroid[shortlist]
             base = (
-                WEIGHTS["centroid"] * centroid_part
-                + WEIGHTS["capability"] * capability
-                + WEIGHTS["sentences"] * examples
+                WEIGHTS["capability"] * capability
+                + WEIGHTS["examples"] * examples
+                + WEIGHTS["sentences"] * sentence_part
             )
             score = base + KEYWORD_WEIGHT * keyword * (1.0 - base)
         order = np.argsort(-score, kind="stable")[:top]
@@ -365,3 +372,10 @@ class Router:
             weights = compiled.term_weights[agent]
             out[n] = min(1.0, sum(weights.get(w, 0.0) for w in query_words) / ceiling)
         return out
+
+
+def _top_mean(sims: npt.NDArray[np.float32]) -> float:
+    """The mean of the `TOP_SENTENCES` largest similarities."""
+    k = min(TOP_SENTENCES, len(sims))
+    sims.partition(len(sims) - k)  # in place: the k largest are now last
+    return float(sims[-k:].sum()) / k
