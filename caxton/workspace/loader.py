@@ -9,9 +9,10 @@ from caxton.agents.check import AgentContext, check_agent
 from caxton.agents.model import AgentConfig
 from caxton.errors import NotFoundError, Problem
 from caxton.llm.catalog import BUILTIN_PROVIDER_NAMES
-from caxton.paths import AGENTS_DIR, TOOLS_DIR, WORKSPACE_FILE
+from caxton.paths import AGENTS_DIR, TOOLS_DIR, WORKSPACE_FILE, workspace_state_dir
 from caxton.tools.catalog import BUILTIN_TOOL_NAMES
 from caxton.workspace.config import WorkspaceConfig
+from caxton.workspace.parsecache import ParseCache
 from caxton.workspace.schema import Checker
 from caxton.workspace.tomlfile import TomlFile, load_toml
 
@@ -82,7 +83,8 @@ def agent_paths(root: Path) -> list[Path]:
 def load_workspace(root: Path, only: list[Path] | None = None) -> Workspace:
     """Load and check `caxton.toml` and the agents (all, or just `only`) of the workspace."""
     problems: list[Problem] = []
-    config = _load_workspace_config(root / WORKSPACE_FILE, problems)
+    cache = ParseCache(workspace_state_dir(root) / "cache")
+    config = _load_workspace_config(root / WORKSPACE_FILE, problems, cache)
     tools = set(BUILTIN_TOOL_NAMES) | _workspace_tools(root, problems)
     providers = set(BUILTIN_PROVIDER_NAMES)
     if config is not None:
@@ -91,7 +93,8 @@ def load_workspace(root: Path, only: list[Path] | None = None) -> Workspace:
             tools |= set(server.tools)
     context = AgentContext(frozenset(tools), frozenset(providers))
     paths = agent_paths(root)
-    agents = [load_agent(path, context) for path in paths]
+    agents = [load_agent(path, context, cache) for path in paths]
+    cache.save(keep={str(p.resolve()) for p in [root / WORKSPACE_FILE, *paths]})
     _mark_duplicate_names(agents)
     if only is not None:
         wanted = {p.resolve() for p in only}
@@ -99,8 +102,8 @@ def load_workspace(root: Path, only: list[Path] | None = None) -> Workspace:
     return Workspace(root, config, agents, context, problems)
 
 
-def load_agent(path: Path, context: AgentContext) -> AgentFile:
-    loaded = load_toml(path, what="agent file")
+def load_agent(path: Path, context: AgentContext, cache: ParseCache | None = None) -> AgentFile:
+    loaded = load_toml(path, what="agent file", cache=cache)
     if isinstance(loaded, Problem):
         return AgentFile(path, None, [loaded])
     config, problems = check_agent(loaded, context)
@@ -117,8 +120,10 @@ def load_agent(path: Path, context: AgentContext) -> AgentFile:
     return AgentFile(path, config, problems, loaded)
 
 
-def _load_workspace_config(path: Path, problems: list[Problem]) -> WorkspaceConfig | None:
-    loaded = load_toml(path, what="workspace file")
+def _load_workspace_config(
+    path: Path, problems: list[Problem], cache: ParseCache
+) -> WorkspaceConfig | None:
+    loaded = load_toml(path, what="workspace file", cache=cache)
     if isinstance(loaded, Problem):
         problems.append(loaded)
         return None

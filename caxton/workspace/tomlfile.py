@@ -11,6 +11,7 @@ import tomli  # the compiled build of the parser behind tomllib: same grammar, ~
 
 from caxton.errors import Problem
 from caxton.workspace.locate import KeyIndex, KeyPath, find_duplicate_key
+from caxton.workspace.parsecache import ParseCache
 
 MAX_CONFIG_BYTES = 1024 * 1024
 
@@ -147,11 +148,20 @@ def parse_toml(path: Path, text: str) -> TomlFile | Problem:
     return TomlFile(path, text, data)
 
 
-def load_toml(path: Path, *, what: str = "configuration file") -> TomlFile | Problem:
+def load_toml(
+    path: Path, *, what: str = "configuration file", cache: ParseCache | None = None
+) -> TomlFile | Problem:
     text = read_config_text(path, what=what)
     if isinstance(text, Problem):
         return text
-    return parse_toml(path, text)
+    if cache is not None:
+        data = cache.get(path, text)
+        if data is not None:
+            return TomlFile(path, text, data)
+    parsed = parse_toml(path, text)
+    if cache is not None and isinstance(parsed, TomlFile):
+        cache.put(path, text, parsed.data)
+    return parsed
 
 
 def _syntax_problem(path: Path, text: str, message: str) -> Problem:

@@ -288,3 +288,16 @@ def test_duration_out_of_range(workspace: Path, cli: Cli) -> None:
     found = only(cli, "out-of-range")
     assert found["message"] == "limits.timeout is 2h, out of range"
     assert found["hint"] == "use a value from 1 to 3600 (seconds)"
+
+
+def test_parse_cache_is_used_and_never_stale(workspace: Path, cli: Cli) -> None:
+    path = write_agent(workspace, GOOD)
+    assert cli("validate").code == 0
+    cache = workspace / ".caxton" / "cache"
+    assert (cache / "toml-parse.marshal").is_file()
+    assert (cache / ".gitignore").read_text().splitlines()[-1] == "*"
+    # Same size, same second: only the content tells the two versions apart.
+    path.write_text(GOOD.replace("temperature = 0.2", "temperature = 9.2"))
+    assert only(cli, "out-of-range")["path"] == "agents/helper.toml"
+    (cache / "toml-parse.marshal").write_bytes(b"\x00 not a cache")
+    assert len(problems(cli)) == 1
