@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 
 SHORTLIST = 12
 TOP_SENTENCES = 3
-# score = stage-1 and stage-2 similarities blended, then lifted by keywords toward 1
-# Tuned on the even lines of benchmarks/data/routing_eval.jsonl; the odd lines are held out.
+# score = the weighted stage-2 similarities, lifted toward 1 by keywords. Tuned on the even
+# lines of benchmarks/data/routing_eval.jsonl; the odd lines are held out.
 WEIGHTS = {"capability": 0.2, "examples": 0.4, "sentences": 0.2}
 KEYWORD_WEIGHT = 0.2
 DEFAULT_THRESHOLD = 0.44
@@ -101,7 +101,7 @@ class Candidate:
     agent: str
     score: float
     capability_score: float
-    description_score: float
+    profile_score: float
     keyword_score: float
     best_capability: str | None
     matched_words: tuple[str, ...]
@@ -111,7 +111,7 @@ class Candidate:
         parts = []
         if self.best_capability is not None:
             parts.append(f"capability {self.best_capability!r} {self.capability_score:.2f}")
-            parts.append(f"profile {self.description_score:.2f}")
+            parts.append(f"profile {self.profile_score:.2f}")
             parts.append(f"examples {self.example_score:.2f}")
         if self.matched_words:
             parts.append("words: " + ", ".join(self.matched_words[:5]))
@@ -351,7 +351,7 @@ class Router:
             agent=p.name,
             score=score,
             capability_score=capability,
-            description_score=profile,
+            profile_score=profile,
             keyword_score=keyword,
             best_capability=p.capabilities[best] if embedded and p.capabilities else None,
             matched_words=matched,
