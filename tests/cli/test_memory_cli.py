@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -122,3 +124,36 @@ def test_route_falls_back_to_keywords_with_a_broken_model(
     memory = cli("memory", "search", "anything")
     assert memory.code == ExitCode.IO
     assert str(broken) in memory.err and "hint:" in memory.err
+
+
+def test_bad_relation_spec_and_missing_import_file(workspace: Path, cli: Cli) -> None:
+    result = cli("memory", "add", "x-service", "-t", "service", "-r", "depends_on")
+    assert result.code == ExitCode.USAGE
+    assert "hint: for example `--relation depends_on:billing`" in result.err
+    missing = cli("memory", "import", "nope.json")
+    assert missing.code == ExitCode.IO
+    assert "cannot read `nope.json`" in missing.err and "hint:" in missing.err
+
+
+def test_store_held_by_another_process(workspace: Path, cli: Cli) -> None:
+    cli("memory", "add", "billing", "-t", "service")
+    store = workspace / ".caxton" / "memory.duckdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys; c = duckdb.connect({str(store)!r}); "
+            "print('ok', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+        result = cli("memory", "search", "billing")
+        assert result.code == ExitCode.UNAVAILABLE
+        assert f"PID {holder.pid}" in result.err
+        assert "hint: one process owns a store" in result.err
+    finally:
+        holder.communicate("")
