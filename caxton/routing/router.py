@@ -17,6 +17,7 @@ corrupt), routing falls back to keywords alone and says so.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 import threading
@@ -50,6 +51,7 @@ _SENTENCE_SPLIT = re.compile(r"\n+|(?<=[.!?])\s+")
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "er", "ies", "ied", "es", "ed", "ly", "s")
 
 
+@functools.lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A light suffix stripper: "validating", "validated", "validates" -> "validat"."""
     for suffix in _SUFFIXES:
@@ -141,9 +143,9 @@ class _Embedded:
 class _Compiled:
     profiles: list[AgentProfile]
     centroids: Vectors  # (agents, dim): stage 1 scans only these
-    capabilities: list[Vectors]  # per agent: its capability phrases
-    examples: list[Vectors]  # per agent: its example requests
-    sentences: list[Vectors]  # per agent: its prompt and documentation sentences
+    # per agent, one matrix: capability phrases, then examples, then prompt/doc sentences
+    stacked: list[Vectors]
+    splits: list[tuple[int, int]]  # per agent: where examples and sentences start
     term_counts: list[dict[str, int]]
     term_weights: list[dict[str, float]]  # BM25 weight of each word in each agent's text
     idf: dict[str, float] = field(default_factory=dict)
@@ -232,9 +234,8 @@ class Router:
                 if embedded
                 else np.zeros((0, dim), np.float32)
             ),
-            capabilities=[e.capabilities for e in embedded],
-            examples=[e.examples for e in embedded],
-            sentences=[e.sentences for e in embedded],
+            stacked=[np.vstack([e.capabilities, e.examples, e.sentences]) for e in embedded],
+            splits=[(len(e.capabilities), len(e.capabilities) + len(e.examples)) for e in embedded],
             term_counts=term_counts,
             term_weights=term_weights,
             idf=idf,
@@ -292,12 +293,13 @@ class Router:
             sentence_part = np.empty(size, np.float32)
             best_capability = np.empty(size, np.intp)
             for n, agent in enumerate(shortlist):
-                caps = compiled.capabilities[agent] @ query
-                strongest = int(caps.argmax())
+                sims = compiled.stacked[agent] @ query  # one product per agent
+                first_example, first_sentence = compiled.splits[agent]
+                strongest = int(sims[:first_example].argmax())
                 best_capability[n] = strongest
-                capability[n] = caps[strongest]
-                examples[n] = _top_mean(compiled.examples[agent] @ query)
-                sentence_part[n] = _top_mean(compiled.sentences[agent] @ query)
+                capability[n] = sims[strongest]
+                examples[n] = _top_mean(sims[first_example:first_sentence])
+                sentence_part[n] = _top_mean(sims[first_sentence:])
             centroid_part = centroid[shortlist]
             base = (
                 WEIGHTS["capability"] * capability
