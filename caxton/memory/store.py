@@ -47,9 +47,6 @@ class Entity:
     created_at: dt.datetime
     updated_at: dt.datetime
 
-    def text(self) -> str:
-        return entity_text(self.name, self.type, self.observations)
-
 
 @dataclass(frozen=True, slots=True)
 class Relation:
@@ -153,10 +150,10 @@ class MemoryStore:
         self.path = path
         self.embedder = embedder
         self._lock = threading.RLock()
-        self._index = self._empty_index()
+        self._index: dict[Kind, VectorIndex] = {}
         # name -> entity per scope, mirrored like the index: point lookups in DuckDB scan
         self._names: dict[tuple[str, str], dict[str, Entity]] = {}
-        self._load_index()
+        self._reload()
 
     # ----- opening -------------------------------------------------------------------------
 
@@ -201,6 +198,12 @@ class MemoryStore:
 
     def _empty_index(self) -> dict[Kind, VectorIndex]:
         return {kind: VectorIndex(self.embedder.dim, _TEXT_OF[kind]) for kind in KINDS}
+
+    def _reload(self) -> None:
+        """Rebuild the whole mirror from DuckDB (after a rollback or an import)."""
+        self._index = self._empty_index()
+        self._names = {}
+        self._load_index()
 
     def _load_index(self) -> None:
         for kind in KINDS:
@@ -268,8 +271,7 @@ class MemoryStore:
                 self._con.execute("COMMIT")
             except BaseException:
                 self._con.execute("ROLLBACK")
-                self._index = self._empty_index()
-                self._load_index()
+                self._reload()
                 raise
 
     def _ids(self, count: int) -> list[int]:
@@ -364,12 +366,8 @@ class MemoryStore:
             return self._entities(scope, names)
 
     def entity_names(self, scope: Scope) -> list[str]:
-        where, params = scope.where()
         with self._lock:
-            rows = self._con.execute(
-                f"SELECT name FROM entities WHERE {where} ORDER BY name", params
-            ).fetchall()
-        return [r[0] for r in rows]
+            return sorted(self._names.get(scope.key, {}))
 
     def relations(self, scope: Scope) -> list[Relation]:
         with self._lock:
@@ -669,8 +667,7 @@ class MemoryStore:
                         ],
                     )
                     counts["interactions"] += 1
-            self._index = self._empty_index()
-            self._load_index()
+            self._reload()
             return counts
 
     def _import_entity(self, e: Any, vector: Any) -> None:
