@@ -7,7 +7,7 @@ agents are added:
 1. every agent: the request's similarity to the agent's centroid (the mean of its profile
    vectors): one matrix-vector product over one row per agent;
 2. the best `SHORTLIST` of those: the best capability phrase (0.2), the mean of the request's
-   three closest example requests (0.4) and prompt/documentation sentences (0.2), lifted by a
+   three closest example requests (0.4) and prompt/documentation sentences (0.1), lifted by a
    BM25 keyword score over the agent's whole text.
 
 Below `threshold`, "no agent fits" is the answer. Without an embedding model (missing or
@@ -38,9 +38,9 @@ SHORTLIST = 12
 TOP_SENTENCES = 3
 # score = the weighted stage-2 similarities, lifted toward 1 by keywords. Tuned on the even
 # lines of benchmarks/data/routing_eval.jsonl; the odd lines are held out.
-WEIGHTS = {"capability": 0.2, "examples": 0.4, "sentences": 0.2}
-KEYWORD_WEIGHT = 0.2
-DEFAULT_THRESHOLD = 0.44
+WEIGHTS = {"capability": 0.2, "examples": 0.4, "sentences": 0.1}
+KEYWORD_WEIGHT = 0.3
+DEFAULT_THRESHOLD = 0.46
 KEYWORD_THRESHOLD = 0.25
 MAX_SENTENCES = 80
 BM25_K1, BM25_B = 1.2, 0.5
