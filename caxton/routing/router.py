@@ -34,7 +34,7 @@ from caxton.memory.index import STOPWORDS
 if TYPE_CHECKING:
     from caxton.memory.embedder import Embedder
 
-SHORTLIST = 12
+SHORTLIST = 8
 TOP_SENTENCES = 3
 # score = the weighted stage-2 similarities, lifted toward 1 by keywords. Tuned on the even
 # lines of benchmarks/data/routing_eval.jsonl; the odd lines are held out.
