@@ -43,6 +43,7 @@ KEYWORD_WEIGHT = 0.3
 DEFAULT_THRESHOLD = 0.46
 KEYWORD_THRESHOLD = 0.25
 MAX_SENTENCES = 80
+PASSAGE = 3
 BM25_K1, BM25_B = 1.2, 0.5
 
 Vectors = npt.NDArray[np.float32]
@@ -88,7 +89,11 @@ class AgentProfile:
         return [c.replace("-", " ") for c in self.capabilities] or [self.name]
 
     def sentences(self) -> list[str]:
-        return sentences(self.text) or [self.description or self.name]
+        """Prompt and documentation text in passages of `PASSAGE` sentences (fewer rows to scan
+        per request, and no less accurate on the evaluation set)."""
+        found = sentences(self.text)
+        passages = [" ".join(found[i : i + PASSAGE]) for i in range(0, len(found), PASSAGE)]
+        return passages or [self.description or self.name]
 
     def example_texts(self) -> list[str]:
         """Example requests; an agent without any stands on its prompt's sentences instead."""
