@@ -177,26 +177,30 @@ def _check_workspace_refs(tf: TomlFile, config: WorkspaceConfig) -> list[Problem
 
 
 def _workspace_tools(root: Path, problems: list[Problem]) -> set[str]:
-    """Tool names declared by `tools/<dir>/tool.toml` (each `[[tools]]` name, else the folder)."""
+    """Tool names declared by `tools/<dir>/tool.toml`; their manifests' problems are added."""
+    from caxton.tools.manifest import load_tool
+
     folder = root / TOOLS_DIR
     if not folder.is_dir():
         return set()
-    names: set[str] = set()
+    names: dict[str, Path] = {}
     for manifest in sorted(folder.glob("*/tool.toml")):
-        loaded = load_toml(manifest, what="tool manifest")
-        if isinstance(loaded, Problem):
-            problems.append(loaded)
-            continue
-        declared = loaded.data.get("tools")
-        if isinstance(declared, list) and declared:
-            names |= {
-                t["name"]
-                for t in declared
-                if isinstance(t, dict) and isinstance(t.get("name"), str)
-            }
-        else:
-            names.add(manifest.parent.name)
-    return names
+        tool = load_tool(manifest)
+        problems.extend(tool.problems)
+        for name in tool.names:
+            first = names.setdefault(name, manifest)
+            if first != manifest:
+                problems.append(
+                    Problem(
+                        manifest,
+                        1,
+                        1,
+                        f"tool {name!r} is also declared by `{first}`",
+                        "tool names are unique in a workspace: rename one",
+                        code="duplicate-tool",
+                    )
+                )
+    return set(names)
 
 
 def _mark_duplicate_names(agents: list[AgentFile]) -> None:

@@ -45,3 +45,42 @@ class Duration(TomlScalar):
 
     def __str__(self) -> str:
         return self.text
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(B|KB|MB|GB)", re.IGNORECASE)
+_UNIT_BYTES = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
+
+
+@dataclass(frozen=True, slots=True)
+class ByteSize(TomlScalar):
+    """A size, written "512KB", "64MB" or "1GB" (binary units: 1 MB = 1024 x 1024 bytes)."""
+
+    bytes: int
+    text: str
+
+    @classmethod
+    def parse(cls, raw: Any) -> ByteSize:
+        if not isinstance(raw, str):
+            raise ValueError(f'must be a size string like "64MB", not {raw!r}')
+        match = _SIZE.fullmatch(raw.strip())
+        if match is None:
+            raise ValueError(f"{raw!r} is not a size")
+        return cls(int(float(match[1]) * _UNIT_BYTES[match[2].lower()]), raw.strip())
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        return {
+            "type": "string",
+            "pattern": r"^\d+(\.\d+)?\s*([KMG]?B|[kmg]?b)$",
+            "examples": ["64MB", "512KB", "1GB"],
+        }
+
+    def magnitude(self) -> float:
+        return float(self.bytes)
+
+    @classmethod
+    def unit_name(cls) -> str:
+        return "bytes"
+
+    def __str__(self) -> str:
+        return self.text

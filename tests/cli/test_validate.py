@@ -148,7 +148,11 @@ def test_unknown_tool(workspace: Path, cli: Cli) -> None:
 
 def test_workspace_tools_and_mcp_tools_are_known(workspace: Path, cli: Cli) -> None:
     (workspace / "tools" / "weather").mkdir()
-    (workspace / "tools" / "weather" / "tool.toml").write_text('name = "weather"\n')
+    (workspace / "tools" / "weather" / "tool.toml").write_text(
+        'name = "weather"\ndescription = "Forecasts."\n\n[[tools]]\nname = "weather"\n'
+        'description = "Forecast for a city."\n'
+    )
+    (workspace / "tools" / "weather" / "weather.wasm").write_bytes(b"\0asm\1\0\0\0")
     with (workspace / "caxton.toml").open("a") as handle:
         handle.write('\n[mcp_servers.gh]\ncommand = ["gh-mcp"]\ntools = ["search_issues"]\n')
     write_agent(workspace, GOOD.replace('["stats"]', '["weather", "search_issues"]'))
