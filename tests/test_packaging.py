@@ -50,6 +50,9 @@ def test_wheel_contents(wheel: Path) -> None:
     assert "caxton/templates/workspace/agents/assistant.toml" in names
     for model_file in ("model.safetensors", "tokenizer.json", "config.json", "NOTICE.md"):
         assert f"caxton/memory/model/{model_file}" in names
+    assert "caxton/tools/sdk/caxton_tool.h" in names
+    for part in ("text.c", "text.wasm", "tool.toml"):
+        assert f"caxton/tools/builtin/text/{part}" in names
     source_packages = {
         str(p.parent.relative_to(ROOT)).replace("/", ".")
         for p in (ROOT / "caxton").rglob("__init__.py")

@@ -131,8 +131,8 @@ class LoadedTool:
         return self.source.problem(("tools", index, "name"), message, hint, code=code)
 
 
-def load_tool(path: Path) -> LoadedTool:
-    """Load and check one `tool.toml`."""
+def load_tool(path: Path, *, builtin: bool = False) -> LoadedTool:
+    """Load and check one `tool.toml` (a workspace's, unless `builtin`)."""
     loaded = load_toml(path, what="tool manifest")
     if isinstance(loaded, Problem):
         return LoadedTool(path.parent, None, [], [loaded])
@@ -143,7 +143,7 @@ def load_tool(path: Path) -> LoadedTool:
         loaded.problem(i.keypath, i.message, i.hint, at=i.at, code=i.code) for i in checker.issues
     ]
     if manifest is not None:
-        problems += _check_manifest(loaded, manifest)
+        problems += _check_manifest(loaded, manifest, builtin=builtin)
     return LoadedTool(path.parent, manifest, names, problems, loaded)
 
 
@@ -154,7 +154,7 @@ def _lenient_names(loaded: TomlFile) -> list[str]:
     return [t["name"] for t in tools if isinstance(t, dict) and isinstance(t.get("name"), str)]
 
 
-def _check_manifest(loaded: TomlFile, manifest: ToolManifest) -> list[Problem]:
+def _check_manifest(loaded: TomlFile, manifest: ToolManifest, *, builtin: bool) -> list[Problem]:
     problems = []
     folder = loaded.path.parent
     if manifest.name != folder.name:
@@ -178,7 +178,7 @@ def _check_manifest(loaded: TomlFile, manifest: ToolManifest) -> list[Problem]:
         )
     seen: set[str] = set()
     for i, tool in enumerate(manifest.tools):
-        if tool.name in BUILTIN_TOOL_NAMES:
+        if tool.name in BUILTIN_TOOL_NAMES and not builtin:
             problems.append(
                 loaded.problem(
                     ("tools", i, "name"),

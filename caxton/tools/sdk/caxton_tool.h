@@ -1,0 +1,366 @@
+/*
+ * caxton_tool.h: write a Caxton tool in C as one function per MCP tool.
+ *
+ * A Caxton tool is a WASI preview1 program that speaks MCP (newline-delimited JSON-RPC 2.0)
+ * over stdin and stdout; see docs/tools.md. This single header runs that loop: it answers
+ * `initialize`, `tools/list` and `tools/call`, finds the arguments, escapes the output.
+ *
+ *     #define CAXTON_TOOL_IMPLEMENTATION
+ *     #include "caxton_tool.h"
+ *
+ *     static int count(const cx_args *args, cx_out *out) {
+ *         char *text = cx_arg_string(args, "text");
+ *         if (!text) return cx_fail(out, "`text` (a string) is required");
+ *         cx_printf(out, "%zu characters", strlen(text));
+ *         free(text);
+ *         return 0;
+ *     }
+ *
+ *     int main(void) {
+ *         static const cx_tool tools[] = {
+ *             {"count", "Count characters.", "{\"type\":\"object\"}", count},
+ *         };
+ *         return cx_serve("count", "0.1.0", tools, 1);
+ *     }
+ *
+ * Build: python -m ziglang cc --target=wasm32-wasi -O2 -s -Wl,-z,stack-size=1048576 tool.c
+ */
+#ifndef CAXTON_TOOL_H
+#define CAXTON_TOOL_H
+
+#include <stddef.h>
+
+typedef struct { const char *json; size_t len; } cx_args;  /* the raw `arguments` object */
+typedef struct cx_out cx_out;
+
+/* Return 0 for success; a non-zero return (or cx_fail) marks the result `isError`. */
+typedef int (*cx_handler)(const cx_args *args, cx_out *out);
+
+typedef struct {
+    const char *name;
+    const char *description;
+    const char *input_schema;  /* a JSON Schema object, as JSON text */
+    cx_handler handler;
+} cx_tool;
+
+int cx_serve(const char *server_name, const char *version, const cx_tool *tools, size_t count);
+
+/* Arguments. Strings come back decoded and malloc'ed (free them); NULL when absent. */
+char *cx_arg_string(const cx_args *args, const char *key);
+int cx_arg_number(const cx_args *args, const char *key, double *value);  /* 1 if found */
+int cx_arg_raw(const cx_args *args, const char *key, const char **value, size_t *len);
+
+/* Output: text appended to the result's content. */
+void cx_write(cx_out *out, const char *text, size_t len);
+void cx_printf(cx_out *out, const char *format, ...);
+int cx_fail(cx_out *out, const char *message);  /* writes the message, returns 1 */
+
+/* JSON helpers for tools that return JSON text. */
+void cx_write_json_string(cx_out *out, const char *text, size_t len);
+
+#ifdef CAXTON_TOOL_IMPLEMENTATION
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cx_out { char *data; size_t len, cap; };
+
+static void cx__reserve(cx_out *out, size_t extra) {
+    if (out->len + extra + 1 <= out->cap) return;
+    size_t cap = out->cap ? out->cap : 256;
+    while (cap < out->len + extra + 1) cap *= 2;
+    char *grown = realloc(out->data, cap);
+    if (!grown) { fputs("caxton_tool: out of memory\n", stderr); exit(70); }
+    out->data = grown;
+    out->cap = cap;
+}
+
+void cx_write(cx_out *out, const char *text, size_t len) {
+    cx__reserve(out, len);
+    memcpy(out->data + out->len, text, len);
+    out->len += len;
+    out->data[out->len] = '\0';
+}
+
+void cx_printf(cx_out *out, const char *format, ...) {
+    va_list ap;
+    va_start(ap, format);
+    int need = vsnprintf(NULL, 0, format, ap);
+    va_end(ap);
+    if (need <= 0) return;
+    cx__reserve(out, (size_t)need);
+    va_start(ap, format);
+    vsnprintf(out->data + out->len, (size_t)need + 1, format, ap);
+    va_end(ap);
+    out->len += (size_t)need;
+}
+
+int cx_fail(cx_out *out, const char *message) {
+    cx_write(out, message, strlen(message));
+    return 1;
+}
+
+void cx_write_json_string(cx_out *out, const char *s, size_t len) {
+    static const char hex[] = "0123456789abcdef";
+    cx_write(out, "\"", 1);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '"': cx_write(out, "\\\"", 2); break;
+        case '\\': cx_write(out, "\\\\", 2); break;
+        case '\n': cx_write(out, "\\n", 2); break;
+        case '\r': cx_write(out, "\\r", 2); break;
+        case '\t': cx_write(out, "\\t", 2); break;
+        default:
+            if (c < 0x20) {
+                char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+                cx_write(out, esc, 6);
+            } else {
+                cx_write(out, (const char *)&s[i], 1);
+            }
+        }
+    }
+    cx_write(out, "\"", 1);
+}
+
+/* ---- a small JSON scanner: enough to find members and decode strings ---- */
+
+static const char *cx__ws(const char *p, const char *end) {
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    return p;
+}
+
+static const char *cx__skip_string(const char *p, const char *end) {  /* p at '"' */
+    for (p++; p < end; p++) {
+        if (*p == '\\') p++;
+        else if (*p == '"') return p + 1;
+    }
+    return NULL;
+}
+
+static const char *cx__skip_value(const char *p, const char *end) {
+    p = cx__ws(p, end);
+    if (p >= end) return NULL;
+    if (*p == '"') return cx__skip_string(p, end);
+    if (*p == '{' || *p == '[') {
+        int depth = 0;
+        while (p < end) {
+            if (*p == '"') { p = cx__skip_string(p, end); if (!p) return NULL; continue; }
+            if (*p == '{' || *p == '[') depth++;
+            else if (*p == '}' || *p == ']') { if (--depth == 0) return p + 1; }
+            p++;
+        }
+        return NULL;
+    }
+    while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n'
+           && *p != '\r' && *p != '\t') p++;
+    return p;
+}
+
+/* The value of member `key` in the object [obj, end): its start and end, or 0. */
+static int cx__member(const char *obj, const char *end, const char *key,
+                      const char **value, const char **value_end) {
+    const char *p = cx__ws(obj, end);
+    if (p >= end || *p != '{') return 0;
+    size_t key_len = strlen(key);
+    p++;
+    for (;;) {
+        p = cx__ws(p, end);
+        if (p >= end || *p == '}') return 0;
+        if (*p != '"') return 0;
+        const char *name = p + 1;
+        const char *after = cx__skip_string(p, end);
+        if (!after) return 0;
+        size_t name_len = (size_t)(after - 1 - name);
+        p = cx__ws(after, end);
+        if (p >= end || *p != ':') return 0;
+        const char *v = cx__ws(p + 1, end);
+        const char *v_end = cx__skip_value(v, end);
+        if (!v_end) return 0;
+        if (name_len == key_len && memcmp(name, key, key_len) == 0) {
+            *value = v;
+            *value_end = v_end;
+            return 1;
+        }
+        p = cx__ws(v_end, end);
+        if (p < end && *p == ',') p++;
+    }
+}
+
+static void cx__utf8(cx_out *out, unsigned long cp) {
+    char b[4];
+    size_t n;
+    if (cp < 0x80) { b[0] = (char)cp; n = 1; }
+    else if (cp < 0x800) { b[0] = (char)(0xC0 | (cp >> 6)); b[1] = (char)(0x80 | (cp & 0x3F)); n = 2; }
+    else if (cp < 0x10000) {
+        b[0] = (char)(0xE0 | (cp >> 12)); b[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        b[2] = (char)(0x80 | (cp & 0x3F)); n = 3;
+    } else {
+        b[0] = (char)(0xF0 | (cp >> 18)); b[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        b[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); b[3] = (char)(0x80 | (cp & 0x3F)); n = 4;
+    }
+    cx_write(out, b, n);
+}
+
+static unsigned long cx__hex4(const char *p) {
+    unsigned long v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') v |= (unsigned long)(c - '0');
+        else if (c >= 'a' && c <= 'f') v |= (unsigned long)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F') v |= (unsigned long)(c - 'A' + 10);
+    }
+    return v;
+}
+
+/* Decode the JSON string at [p, end) (p at '"') into a malloc'ed C string. */
+static char *cx__decode(const char *p, const char *end) {
+    cx_out s = {0};
+    cx__reserve(&s, 0);
+    s.data[0] = '\0';
+    for (p++; p < end && *p != '"'; p++) {
+        if (*p != '\\') { cx_write(&s, p, 1); continue; }
+        if (++p >= end) break;
+        switch (*p) {
+        case 'n': cx_write(&s, "\n", 1); break;
+        case 't': cx_write(&s, "\t", 1); break;
+        case 'r': cx_write(&s, "\r", 1); break;
+        case 'b': cx_write(&s, "\b", 1); break;
+        case 'f': cx_write(&s, "\f", 1); break;
+        case 'u':
+            if (end - p > 4) {
+                unsigned long cp = cx__hex4(p + 1);
+                p += 4;
+                if (cp >= 0xD800 && cp < 0xDC00 && end - p > 6 && p[1] == '\\' && p[2] == 'u') {
+                    unsigned long low = cx__hex4(p + 3);
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                    p += 6;
+                }
+                cx__utf8(&s, cp);
+            }
+            break;
+        default: cx_write(&s, p, 1);  /* \" \\ \/ */
+        }
+    }
+    return s.data;
+}
+
+char *cx_arg_string(const cx_args *args, const char *key) {
+    const char *v, *v_end;
+    if (!cx__member(args->json, args->json + args->len, key, &v, &v_end) || *v != '"')
+        return NULL;
+    return cx__decode(v, v_end);
+}
+
+int cx_arg_number(const cx_args *args, const char *key, double *value) {
+    const char *v, *v_end;
+    if (!cx__member(args->json, args->json + args->len, key, &v, &v_end)) return 0;
+    if (!((*v >= '0' && *v <= '9') || *v == '-')) return 0;
+    *value = strtod(v, NULL);
+    return 1;
+}
+
+int cx_arg_raw(const cx_args *args, const char *key, const char **value, size_t *len) {
+    const char *v, *v_end;
+    if (!cx__member(args->json, args->json + args->len, key, &v, &v_end)) return 0;
+    *value = v;
+    *len = (size_t)(v_end - v);
+    return 1;
+}
+
+/* ---- the MCP loop ---- */
+
+static void cx__respond(const char *id, size_t id_len, const char *result, size_t len) {
+    fputs("{\"jsonrpc\":\"2.0\",\"id\":", stdout);
+    fwrite(id, 1, id_len, stdout);
+    fputs(",\"result\":", stdout);
+    fwrite(result, 1, len, stdout);
+    fputs("}\n", stdout);
+}
+
+static void cx__error(const char *id, size_t id_len, int code, const char *message) {
+    cx_out m = {0};
+    cx_write_json_string(&m, message, strlen(message));
+    printf("{\"jsonrpc\":\"2.0\",\"id\":%.*s,\"error\":{\"code\":%d,\"message\":%s}}\n",
+           (int)id_len, id, code, m.data);
+    free(m.data);
+}
+
+static void cx__handle(const char *line, size_t len, const char *server, const char *version,
+                       const cx_tool *tools, size_t count) {
+    const char *end = line + len, *v, *v_end, *id = NULL, *id_end = NULL;
+    if (!cx__member(line, end, "id", &id, &id_end)) return;  /* a notification */
+    if (!cx__member(line, end, "method", &v, &v_end) || *v != '"') {
+        cx__error(id, (size_t)(id_end - id), -32600, "a request needs a method");
+        return;
+    }
+    char *method = cx__decode(v, v_end);
+    cx_out r = {0};
+    if (strcmp(method, "initialize") == 0) {
+        cx_printf(&r, "{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{\"tools\":{}},"
+                      "\"serverInfo\":{\"name\":");
+        cx_write_json_string(&r, server, strlen(server));
+        cx_printf(&r, ",\"version\":");
+        cx_write_json_string(&r, version, strlen(version));
+        cx_printf(&r, "}}");
+        cx__respond(id, (size_t)(id_end - id), r.data, r.len);
+    } else if (strcmp(method, "tools/list") == 0) {
+        cx_printf(&r, "{\"tools\":[");
+        for (size_t i = 0; i < count; i++) {
+            cx_printf(&r, "%s{\"name\":", i ? "," : "");
+            cx_write_json_string(&r, tools[i].name, strlen(tools[i].name));
+            cx_printf(&r, ",\"description\":");
+            cx_write_json_string(&r, tools[i].description, strlen(tools[i].description));
+            cx_printf(&r, ",\"inputSchema\":%s}", tools[i].input_schema);
+        }
+        cx_printf(&r, "]}");
+        cx__respond(id, (size_t)(id_end - id), r.data, r.len);
+    } else if (strcmp(method, "tools/call") == 0) {
+        const char *params, *params_end, *n, *n_end, *a = "{}", *a_end;
+        a_end = a + 2;
+        char *name = NULL;
+        if (cx__member(line, end, "params", &params, &params_end)
+            && cx__member(params, params_end, "name", &n, &n_end) && *n == '"') {
+            name = cx__decode(n, n_end);
+            if (!cx__member(params, params_end, "arguments", &a, &a_end)) { a = "{}"; a_end = a + 2; }
+        }
+        const cx_tool *tool = NULL;
+        for (size_t i = 0; name && i < count; i++)
+            if (strcmp(tools[i].name, name) == 0) tool = &tools[i];
+        if (!tool) {
+            cx__error(id, (size_t)(id_end - id), -32602, name ? "unknown tool" : "params.name is required");
+        } else {
+            cx_args args = {a, (size_t)(a_end - a)};
+            cx_out text = {0};
+            int failed = tool->handler(&args, &text);
+            cx_printf(&r, "{\"content\":[{\"type\":\"text\",\"text\":");
+            cx_write_json_string(&r, text.data ? text.data : "", text.len);
+            cx_printf(&r, "}],\"isError\":%s}", failed ? "true" : "false");
+            cx__respond(id, (size_t)(id_end - id), r.data, r.len);
+            free(text.data);
+        }
+        free(name);
+    } else {
+        cx__error(id, (size_t)(id_end - id), -32601, "method not found");
+    }
+    free(r.data);
+    free(method);
+}
+
+int cx_serve(const char *server_name, const char *version, const cx_tool *tools, size_t count) {
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, stdin)) > 0) {
+        cx__handle(line, (size_t)len, server_name, version, tools, count);
+        fflush(stdout);
+    }
+    free(line);
+    return 0;
+}
+
+#endif /* CAXTON_TOOL_IMPLEMENTATION */
+#endif /* CAXTON_TOOL_H */
