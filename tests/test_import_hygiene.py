@@ -44,7 +44,15 @@ def run_probe(args: list[str], cwd: Path) -> dict[str, object]:
 
 
 @pytest.mark.parametrize(
-    "args", [["--help"], ["--version"], ["validate"], ["agent", "list"], ["template", "list"]]
+    "args",
+    [
+        ["--help"],
+        ["--version"],
+        ["validate"],
+        ["agent", "list"],
+        ["template", "list"],
+        ["tool", "list"],
+    ],
 )
 def test_fast_commands_import_nothing_heavy(workspace: Path, args: list[str]) -> None:
     result = run_probe(args, workspace)

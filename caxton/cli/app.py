@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("caxton.cli.schema", "Print JSON Schemas for editor completion."),
     "route": ("caxton.cli.route", "Show which agent would take a request, and why."),
     "memory": ("caxton.cli.memory", "Search and edit the workspace's local memory."),
+    "tool": ("caxton.cli.tool", "List, inspect and try the tools agents can call."),
 }
 
 

@@ -1,0 +1,64 @@
+"""`caxton tool list|inspect|test`: built-in and workspace tools, run for real in the sandbox."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from caxton.errors import ExitCode
+from caxton.tools.registry import BUILTIN_DIR
+from tests.conftest import Cli
+
+
+def test_list_marks_what_runs_where(workspace: Path, cli: Cli) -> None:
+    result = cli("tool", "list")
+    assert result.code == 0
+    rows = {line.split()[0]: line for line in result.out.splitlines()[1:]}
+    assert " sandbox " in rows["text"]
+    assert " runtime " in rows["memory_search"]
+    assert "not built yet" in rows["stats"]
+    data = {t["name"]: t for t in json.loads(cli("tool", "list", "--json").out)}
+    assert data["text"]["limits"]["fuel"] == 1_000_000_000
+    assert data["text"]["permissions"] == {"env": [], "http_hosts": [], "dirs": []}
+
+
+def test_test_runs_a_builtin_tool(workspace: Path, cli: Cli) -> None:
+    result = cli(
+        "tool", "test", "text", "--call", '{"op": "regex", "text": "a1 b2", "pattern": "[0-9]"}'
+    )
+    assert result.code == 0, result.err
+    assert json.loads(result.out) == ["1", "2"]
+    assert " fuel, " in result.err
+    failed = cli("tool", "test", "text", "--call", '{"op": "shout"}')
+    assert failed.code == 1 and "unknown `op`" in failed.out
+
+
+def test_a_workspace_tool_runs_from_its_folder(workspace: Path, cli: Cli) -> None:
+    folder = workspace / "tools" / "words"
+    folder.mkdir()
+    shutil.copy(BUILTIN_DIR / "text" / "text.wasm", folder / "words.wasm")
+    manifest = (BUILTIN_DIR / "text" / "tool.toml").read_text()
+    (folder / "tool.toml").write_text(
+        manifest.replace('name = "text"\ndescription', 'name = "words"\ndescription', 1).replace(
+            '[[tools]]\nname = "text"', '[[tools]]\nname = "text_tool"'
+        )
+    )
+    assert cli("validate").code == 0
+    listed = {t["name"]: t for t in json.loads(cli("tool", "list", "--json").out)}
+    assert listed["text_tool"]["origin"] == "workspace"
+    # the module answers to "text", not "text_tool": the mismatch is reported clearly
+    result = cli("tool", "test", "text_tool", "--call", '{"op": "words", "text": "x"}')
+    assert result.code == ExitCode.INTERNAL
+    assert "unknown tool" in result.err
+
+
+def test_bad_calls(workspace: Path, cli: Cli) -> None:
+    assert cli("tool", "test", "txt").code == ExitCode.NOT_FOUND
+    assert "did you mean 'text'?" in cli("tool", "test", "txt").err
+    not_json = cli("tool", "test", "text", "--call", "{op: words}")
+    assert not_json.code == ExitCode.USAGE and "--call is not JSON" in not_json.err
+    runtime = cli("tool", "test", "memory_search")
+    assert runtime.code == ExitCode.NOT_FOUND and "agent runtime provides it" in runtime.err
+    unbuilt = cli("tool", "test", "chart")
+    assert unbuilt.code == ExitCode.NOT_FOUND and "not built in this version" in unbuilt.err
