@@ -17,7 +17,7 @@ def test_list_marks_what_runs_where(workspace: Path, cli: Cli) -> None:
     rows = {line.split()[0]: line for line in result.out.splitlines()[1:]}
     assert " sandbox " in rows["text"]
     assert " runtime " in rows["memory_search"]
-    assert "not built yet" in rows["stats"]
+    assert "not built yet" in rows["chart"]
     data = {t["name"]: t for t in json.loads(cli("tool", "list", "--json").out)}
     assert data["text"]["limits"]["fuel"] == 1_000_000_000
     assert data["text"]["permissions"] == {"env": [], "http_hosts": [], "dirs": []}

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from caxton.tools.manifest import load_tool
@@ -47,8 +48,49 @@ def check_text_tool(sandbox: Sandbox, wasm: bytes) -> None:
     assert failed and "`op` is required" in message
 
 
+def check_stats_tool(sandbox: Sandbox, wasm: bytes) -> None:
+    module = sandbox.module(wasm)
+
+    def stats(arguments: dict[str, object]) -> tuple[object, bool]:
+        call = call_tool(sandbox, module, "stats", arguments, limits=LIMITS)
+        return (call.text() if call.is_error else json.loads(call.text())), call.is_error
+
+    values = [3.0, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, -2.5, 1e6]
+    reference = np.array(values)
+    summary, _ = stats({"values": values})
+    assert isinstance(summary, dict)
+    assert summary["count"] == len(values)
+    assert summary["mean"] == pytest.approx(reference.mean())
+    assert summary["std"] == pytest.approx(reference.std(ddof=1))
+    quartiles = np.percentile(reference, [0, 25, 50, 75, 100])
+    assert [summary[k] for k in ("min", "p25", "median", "p75", "max")] == pytest.approx(
+        list(quartiles)
+    )
+    picked, _ = stats({"op": "percentiles", "values": values, "p": [10, 95]})
+    assert picked == pytest.approx(
+        dict(zip(["10", "95"], np.percentile(reference, [10, 95]), strict=True))
+    )
+    r, _ = stats({"op": "correlation", "x": [1, 2, 3, 4, 5], "y": [2, 4, 5, 9, 8]})
+    assert isinstance(r, dict)
+    assert r["pearson"] == pytest.approx(np.corrcoef([1, 2, 3, 4, 5], [2, 4, 5, 9, 8])[0, 1])
+    mistakes: list[tuple[dict[str, object], str]] = [
+        ({"values": []}, "non-empty array"),
+        ({"values": ["a"]}, "numbers"),
+        ({"op": "correlation", "x": [1, 2], "y": [1]}, "same length"),
+        ({"op": "correlation", "x": [1, 1], "y": [1, 2]}, "constant"),
+        ({"op": "mode", "values": [1]}, "unknown `op`"),
+    ]
+    for bad, message in mistakes:
+        text, failed = stats(bad)
+        assert failed and message in str(text), bad
+
+
 def test_text_tool(sandbox: Sandbox) -> None:
     check_text_tool(sandbox, (BUILTIN / "text" / "text.wasm").read_bytes())
+
+
+def test_stats_tool(sandbox: Sandbox) -> None:
+    check_stats_tool(sandbox, (BUILTIN / "stats" / "stats.wasm").read_bytes())
 
 
 @pytest.mark.parametrize("folder", sorted(p.parent for p in BUILTIN.glob("*/tool.toml")))
@@ -78,3 +120,4 @@ def test_rebuilding_gives_the_same_modules(tmp_path: Path, sandbox: Sandbox) -> 
             == hashlib.sha256(committed.read_bytes()).hexdigest()
         ), f"{committed} is stale: run scripts/build_tools.py"
     check_text_tool(sandbox, (tmp_path / "text.wasm").read_bytes())
+    check_stats_tool(sandbox, (tmp_path / "stats.wasm").read_bytes())

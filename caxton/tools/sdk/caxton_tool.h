@@ -49,6 +49,9 @@ int cx_serve(const char *server_name, const char *version, const cx_tool *tools,
 char *cx_arg_string(const cx_args *args, const char *key);
 int cx_arg_number(const cx_args *args, const char *key, double *value);  /* 1 if found */
 int cx_arg_raw(const cx_args *args, const char *key, const char **value, size_t *len);
+/* An array of numbers: malloc'ed values (free them) and their count; -1 if not all numbers,
+   0 if absent, 1 if found. */
+int cx_arg_numbers(const cx_args *args, const char *key, double **values, size_t *count);
 
 /* Output: text appended to the result's content. */
 void cx_write(cx_out *out, const char *text, size_t len);
@@ -268,6 +271,34 @@ int cx_arg_raw(const cx_args *args, const char *key, const char **value, size_t 
     if (!cx__member(args->json, args->json + args->len, key, &v, &v_end)) return 0;
     *value = v;
     *len = (size_t)(v_end - v);
+    return 1;
+}
+
+int cx_arg_numbers(const cx_args *args, const char *key, double **values, size_t *count) {
+    const char *v, *v_end;
+    *values = NULL;
+    *count = 0;
+    if (!cx__member(args->json, args->json + args->len, key, &v, &v_end)) return 0;
+    if (*v != '[') return -1;
+    size_t cap = 16, n = 0;
+    double *out = malloc(cap * sizeof *out);
+    const char *p = cx__ws(v + 1, v_end);
+    while (out && p < v_end && *p != ']') {
+        char *after;
+        double x = strtod(p, &after);
+        if (after == p) { free(out); return -1; }  /* not a number */
+        if (n == cap) {
+            double *grown = realloc(out, (cap *= 2) * sizeof *out);
+            if (!grown) { free(out); return -1; }
+            out = grown;
+        }
+        out[n++] = x;
+        p = cx__ws(after, v_end);
+        if (p < v_end && *p == ',') p = cx__ws(p + 1, v_end);
+    }
+    if (!out) return -1;
+    *values = out;
+    *count = n;
     return 1;
 }
 
