@@ -121,3 +121,40 @@ def test_rebuilding_gives_the_same_modules(tmp_path: Path, sandbox: Sandbox) -> 
         ), f"{committed} is stale: run scripts/build_tools.py"
     check_text_tool(sandbox, (tmp_path / "text.wasm").read_bytes())
     check_stats_tool(sandbox, (tmp_path / "stats.wasm").read_bytes())
+    check_csv_tool(sandbox, (tmp_path / "csv_parser.wasm").read_bytes())
+
+
+def check_csv_tool(sandbox: Sandbox, wasm: bytes) -> None:
+    module = sandbox.module(wasm)
+    limits = RunLimits(memory_bytes=128 << 20, fuel=5_000_000_000, output_bytes=16 << 20)
+
+    def parse(arguments: dict[str, object]) -> tuple[object, bool]:
+        call = call_tool(sandbox, module, "csv_parser", arguments, limits=limits)
+        return (call.text() if call.is_error else json.loads(call.text())), call.is_error
+
+    text = (
+        'region,amount,code,note\r\nnorth,12.5,0x1F,"hello, ""world"""\n'
+        'south,,007,"multi\nline"\neast,-7e2,inf,plain\n'
+    )
+    table, _ = parse({"text": text})
+    assert isinstance(table, dict)
+    assert table["columns"] == ["region", "amount", "code", "note"]
+    assert table["types"] == ["string", "number", "string", "string"]
+    assert table["rows"] == [
+        ["north", 12.5, "0x1F", 'hello, "world"'],
+        ["south", None, "007", "multi\nline"],
+        ["east", -700, "inf", "plain"],
+    ]
+    headless, _ = parse({"text": "1;2\n3;4", "delimiter": ";", "header": False})
+    assert isinstance(headless, dict)
+    assert headless["columns"] == ["column_1", "column_2"] and headless["rows"] == [[1, 2], [3, 4]]
+    capped, _ = parse({"text": "a\n" + "1\n" * 50, "max_rows": 10})
+    assert isinstance(capped, dict) and capped["row_count"] == 10 and capped["truncated"]
+    ragged, failed = parse({"text": "a,b\n1,2,3\n"})
+    assert failed and ragged == "record 2 has 3 fields; the first has 2"
+    empty, failed = parse({"text": ""})
+    assert failed and "no CSV records" in str(empty)
+
+
+def test_csv_tool(sandbox: Sandbox) -> None:
+    check_csv_tool(sandbox, (BUILTIN / "csv_parser" / "csv_parser.wasm").read_bytes())

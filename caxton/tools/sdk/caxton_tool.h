@@ -49,6 +49,7 @@ int cx_serve(const char *server_name, const char *version, const cx_tool *tools,
 char *cx_arg_string(const cx_args *args, const char *key);
 int cx_arg_number(const cx_args *args, const char *key, double *value);  /* 1 if found */
 int cx_arg_raw(const cx_args *args, const char *key, const char **value, size_t *len);
+int cx_arg_bool(const cx_args *args, const char *key, int *value);  /* 1 if found */
 /* An array of numbers: malloc'ed values (free them) and their count; -1 if not all numbers,
    0 if absent, 1 if found. */
 int cx_arg_numbers(const cx_args *args, const char *key, double **values, size_t *count);
@@ -272,6 +273,14 @@ int cx_arg_raw(const cx_args *args, const char *key, const char **value, size_t 
     *value = v;
     *len = (size_t)(v_end - v);
     return 1;
+}
+
+int cx_arg_bool(const cx_args *args, const char *key, int *value) {
+    const char *v, *v_end;
+    if (!cx__member(args->json, args->json + args->len, key, &v, &v_end)) return 0;
+    if (v_end - v == 4 && memcmp(v, "true", 4) == 0) { *value = 1; return 1; }
+    if (v_end - v == 5 && memcmp(v, "false", 5) == 0) { *value = 0; return 1; }
+    return 0;
 }
 
 int cx_arg_numbers(const cx_args *args, const char *key, double **values, size_t *count) {
