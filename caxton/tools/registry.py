@@ -7,6 +7,8 @@ runtime; external MCP servers join later.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,11 +119,19 @@ def find_tool(root: Path | None, name: str) -> ToolInfo:
 
 
 def call(
-    tool: ToolInfo, arguments: dict[str, Any], root: Path | None, sandbox: Any | None = None
+    tool: ToolInfo,
+    arguments: dict[str, Any],
+    root: Path | None,
+    sandbox: Any | None = None,
+    *,
+    caller: str = "cli",
 ) -> Any:
-    """Run a WASM tool once in the sandbox with its manifest's permissions and limits."""
+    """Run a WASM tool once in the sandbox with its manifest's permissions and limits.
+
+    Every call, answered or not, is appended to the audit log (`audit_path`).
+    """
     from caxton.paths import cache_dir
-    from caxton.tools.mcp_stdio import call_tool
+    from caxton.tools.mcp_stdio import ToolRunError, call_tool
     from caxton.tools.sandbox import Preopen, RunLimits, Sandbox
 
     if tool.manifest is None or tool.folder is None:
@@ -152,9 +162,51 @@ def call(
         for grant in manifest.permissions.dirs:
             host = data / grant.path
             host.mkdir(parents=True, exist_ok=True)
-            preopens.append(Preopen(host, f"/{grant.path}", grant.mode == "rw"))
+            guest = "/" if grant.path == "." else f"/{grant.path}"
+            preopens.append(Preopen(host, guest, grant.mode == "rw"))
     sandbox = sandbox or Sandbox(cache_dir() / "wasm")
     module = sandbox.module(manifest.module_file(tool.folder).read_bytes())
-    return call_tool(
-        sandbox, module, tool.name, arguments, limits=limits, env=env, preopens=tuple(preopens)
-    )
+    record: dict[str, Any] = {
+        "tool": tool.name,
+        "origin": tool.origin,
+        "caller": caller,
+        "arguments_bytes": len(json.dumps(arguments)),
+    }
+    try:
+        result = call_tool(
+            sandbox, module, tool.name, arguments, limits=limits, env=env, preopens=tuple(preopens)
+        )
+    except ToolRunError as exc:
+        run = exc.run
+        record.update(outcome=run.outcome if run else "error", error=exc.message)
+        _audit(root, record, run)
+        raise
+    record.update(outcome="error-result" if result.is_error else "ok")
+    _audit(root, record, result.run)
+    return result
+
+
+def audit_path(root: Path | None) -> Path:
+    """Where tool calls are logged: the workspace's `.caxton/`, else the user's data dir."""
+    from caxton.paths import data_dir
+
+    base = workspace_state_dir(root) if root is not None else data_dir()
+    return base / "audit" / "tool-calls.jsonl"
+
+
+def _audit(root: Path | None, record: dict[str, Any], run: Any) -> None:
+    if run is not None:
+        record.update(
+            seconds=round(run.seconds, 6),
+            fuel=run.fuel_used,
+            exit_code=run.exit_code,
+            output_bytes=len(run.stdout),
+        )
+    record["at"] = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+    path = audit_path(root)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, sort_keys=True) + "\n")
+    except OSError:
+        pass  # an unwritable audit folder must not fail the call; stderr would be noise here

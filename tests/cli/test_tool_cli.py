@@ -62,3 +62,15 @@ def test_bad_calls(workspace: Path, cli: Cli) -> None:
     assert runtime.code == ExitCode.NOT_FOUND and "agent runtime provides it" in runtime.err
     unbuilt = cli("tool", "test", "chart")
     assert unbuilt.code == ExitCode.NOT_FOUND and "not built in this version" in unbuilt.err
+
+
+def test_every_call_is_audited(workspace: Path, cli: Cli) -> None:
+    cli("tool", "test", "text", "--call", '{"op": "words", "text": "a b"}')
+    cli("tool", "test", "text", "--call", '{"op": "nope"}')
+    log = workspace / ".caxton" / "audit" / "tool-calls.jsonl"
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["outcome"] for r in records] == ["ok", "error-result"]
+    first = records[0]
+    assert first["tool"] == "text" and first["caller"] == "cli"
+    assert first["fuel"] > 0 and first["seconds"] > 0 and first["at"].endswith("+00:00")
+    assert "a b" not in log.read_text(), "arguments are not logged, only their size"
