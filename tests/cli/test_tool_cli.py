@@ -74,3 +74,47 @@ def test_every_call_is_audited(workspace: Path, cli: Cli) -> None:
     assert first["tool"] == "text" and first["caller"] == "cli"
     assert first["fuel"] > 0 and first["seconds"] > 0 and first["at"].endswith("+00:00")
     assert "a b" not in log.read_text(), "arguments are not logged, only their size"
+
+
+def test_file_tools_stay_inside_the_data_directory(workspace: Path, cli: Cli) -> None:
+    wrote = cli(
+        "tool", "test", "file_write", "--call", '{"path": "reports/q3.md", "content": "# Q3\\n"}'
+    )
+    assert wrote.code == 0, wrote.out + wrote.err
+    data = workspace / ".caxton" / "data"
+    assert (data / "reports" / "q3.md").read_text() == "# Q3\n"
+    cli(
+        "tool",
+        "test",
+        "file_write",
+        "--call",
+        '{"path": "reports/q3.md", "content": "up\\n", "mode": "append"}',
+    )
+    read = cli("tool", "test", "file_read", "--call", '{"path": "reports/q3.md"}')
+    assert read.out == "# Q3\nup\n\n"
+    (data / "link").symlink_to("/etc/hostname")
+    for tool, call in [
+        ("file_read", '{"path": "../../caxton.toml"}'),
+        ("file_read", '{"path": "link"}'),
+        ("file_write", '{"path": "../escape.txt", "content": "x"}'),
+    ]:
+        refused = cli("tool", "test", tool, "--call", call)
+        assert refused.code == 1 and "not permitted" in refused.out, (tool, call, refused.out)
+    assert not (workspace / ".caxton" / "escape.txt").exists()
+
+
+def test_a_read_only_grant_refuses_writes(tmp_path: Path) -> None:
+    from caxton.tools.mcp_stdio import call_tool
+    from caxton.tools.sandbox import Preopen, RunLimits, Sandbox
+
+    sandbox = Sandbox()
+    module = sandbox.module((BUILTIN_DIR / "file_write" / "file_write.wasm").read_bytes())
+    call = call_tool(
+        sandbox,
+        module,
+        "file_write",
+        {"path": "x.txt", "content": "hi"},
+        limits=RunLimits(),
+        preopens=(Preopen(tmp_path, "/", writable=False),),
+    )
+    assert call.is_error and not (tmp_path / "x.txt").exists()
