@@ -122,6 +122,7 @@ def test_rebuilding_gives_the_same_modules(tmp_path: Path, sandbox: Sandbox) -> 
     check_text_tool(sandbox, (tmp_path / "text.wasm").read_bytes())
     check_stats_tool(sandbox, (tmp_path / "stats.wasm").read_bytes())
     check_csv_tool(sandbox, (tmp_path / "csv_parser.wasm").read_bytes())
+    check_json_query_tool(sandbox, (tmp_path / "json_query.wasm").read_bytes())
 
 
 def check_csv_tool(sandbox: Sandbox, wasm: bytes) -> None:
@@ -158,3 +159,30 @@ def check_csv_tool(sandbox: Sandbox, wasm: bytes) -> None:
 
 def test_csv_tool(sandbox: Sandbox) -> None:
     check_csv_tool(sandbox, (BUILTIN / "csv_parser" / "csv_parser.wasm").read_bytes())
+
+
+def check_json_query_tool(sandbox: Sandbox, wasm: bytes) -> None:
+    module = sandbox.module(wasm)
+    data = {
+        "orders": [{"id": 1, "total": 9.5, "tags": ["a"]}, {"id": 2, "total": 3}],
+        "meta": {"n": 2, "note": 'say "hi"'},
+    }
+
+    def query(path: str, value: object = data) -> tuple[object, bool]:
+        call = call_tool(
+            sandbox, module, "json_query", {"data": value, "path": path}, limits=LIMITS
+        )
+        return (call.text() if call.is_error else json.loads(call.text())), call.is_error
+
+    assert query("orders[*].total") == ([9.5, 3], False)
+    assert query("orders[1].id") == (2, False)
+    assert query("meta.note") == ('say "hi"', False)
+    assert query("") == (data, False)
+    assert query("orders[*].tags[*]") == (["a"], False)
+    assert query("a.b[2]", json.dumps({"a": {"b": [10, 20, 30]}})) == (30, False)
+    missing, failed = query("meta.missing")
+    assert failed and missing == "nothing at path meta.missing"
+
+
+def test_json_query_tool(sandbox: Sandbox) -> None:
+    check_json_query_tool(sandbox, (BUILTIN / "json_query" / "json_query.wasm").read_bytes())
