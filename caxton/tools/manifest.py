@@ -167,7 +167,19 @@ def _check_manifest(loaded: TomlFile, manifest: ToolManifest, *, builtin: bool) 
                 severity="warning",
             )
         )
-    if not manifest.module_file(folder).is_file():
+    module_file = manifest.module_file(folder)
+    if module_file.is_file():
+        with module_file.open("rb") as handle:
+            if handle.read(4) != b"\0asm":
+                problems.append(
+                    loaded.problem(
+                        ("module",) if manifest.module else ("name",),
+                        f"`{module_file.name}` is not a WebAssembly module",
+                        "build the tool for wasm32-wasi (see docs/tools.md)",
+                        code="not-wasm",
+                    )
+                )
+    if not module_file.is_file():
         problems.append(
             loaded.problem(
                 ("module",) if manifest.module else ("name",),

@@ -29,6 +29,10 @@ class ToolUnavailable(CaxtonError):
     exit_code = ExitCode.NOT_FOUND
 
 
+class ToolArgumentsError(CaxtonError):
+    exit_code = ExitCode.USAGE
+
+
 @dataclass(frozen=True, slots=True)
 class ToolInfo:
     name: str
@@ -165,7 +169,9 @@ def call(
             guest = "/" if grant.path == "." else f"/{grant.path}"
             preopens.append(Preopen(host, guest, grant.mode == "rw"))
     sandbox = sandbox or Sandbox(cache_dir() / "wasm")
-    module = sandbox.module(manifest.module_file(tool.folder).read_bytes())
+    module_file = manifest.module_file(tool.folder)
+    module = sandbox.module(module_file.read_bytes(), source=f"`{module_file}`")
+    _check_arguments(tool, arguments)
     record: dict[str, Any] = {
         "tool": tool.name,
         "origin": tool.origin,
@@ -184,6 +190,25 @@ def call(
     record.update(outcome="error-result" if result.is_error else "ok")
     _audit(root, record, result.run)
     return result
+
+
+def _check_arguments(tool: ToolInfo, arguments: dict[str, Any]) -> None:
+    """Arguments are checked against the tool's input schema before the module runs."""
+    import jsonschema
+
+    try:
+        jsonschema.validate(arguments, tool.input_schema)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "the arguments"
+        raise ToolArgumentsError(
+            f"arguments for {tool.name!r} do not fit its input schema: {where}: {exc.message}",
+            "`caxton tool inspect " + tool.name + "` shows the schema",
+        ) from None
+    except jsonschema.SchemaError as exc:
+        raise ToolArgumentsError(
+            f"the input schema of {tool.name!r} is invalid: {exc.message}",
+            "fix `input_schema` in its tool.toml",
+        ) from None
 
 
 def audit_path(root: Path | None) -> Path:

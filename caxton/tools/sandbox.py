@@ -22,10 +22,18 @@ from typing import Any, Literal
 
 import wasmtime
 
+from caxton.errors import CaxtonError, ExitCode
+
 EPOCH_TICK = 0.01  # seconds between epoch increments: the granularity of wall-time limits
 ENGINE_SETTINGS = "fuel+epoch/v1"
 
 Outcome = Literal["ok", "exit", "out-of-fuel", "timeout", "trap", "output-too-large"]
+
+
+class ModuleError(CaxtonError):
+    """A file that is not a usable WebAssembly module."""
+
+    exit_code = ExitCode.INVALID
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +109,7 @@ class Sandbox:
         self._lock = threading.Lock()
         self._ticker = _Ticker(self.engine)
 
-    def module(self, wasm: bytes) -> wasmtime.Module:
+    def module(self, wasm: bytes, *, source: str = "the module") -> wasmtime.Module:
         """The compiled module for these bytes: from memory, the disk cache, or compiled now."""
         digest = hashlib.sha256(wasm).hexdigest()
         with self._lock:
@@ -110,7 +118,18 @@ class Sandbox:
                 return cached
         module = self._from_disk(digest)
         if module is None:
-            module = wasmtime.Module(self.engine, wasm)
+            if not wasm.startswith(b"\0asm"):
+                raise ModuleError(
+                    f"{source} is not a WebAssembly module (no \\0asm header)",
+                    "build the tool for wasm32-wasi; see docs/tools.md",
+                )
+            try:
+                module = wasmtime.Module(self.engine, wasm)
+            except wasmtime.WasmtimeError as exc:
+                raise ModuleError(
+                    f"{source} does not compile: {_reason(exc)}",
+                    "rebuild it for wasm32-wasi (WASI preview1)",
+                ) from exc
             self._to_disk(digest, module)
         with self._lock:
             self._modules[digest] = module

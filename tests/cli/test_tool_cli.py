@@ -30,8 +30,8 @@ def test_test_runs_a_builtin_tool(workspace: Path, cli: Cli) -> None:
     assert result.code == 0, result.err
     assert json.loads(result.out) == ["1", "2"]
     assert " fuel, " in result.err
-    failed = cli("tool", "test", "text", "--call", '{"op": "shout"}')
-    assert failed.code == 1 and "unknown `op`" in failed.out
+    failed = cli("tool", "test", "text", "--call", '{"op": "regex", "text": "x", "pattern": "("}')
+    assert failed.code == 1 and "invalid regular expression" in failed.out
 
 
 def test_a_workspace_tool_runs_from_its_folder(workspace: Path, cli: Cli) -> None:
@@ -66,7 +66,7 @@ def test_bad_calls(workspace: Path, cli: Cli) -> None:
 
 def test_every_call_is_audited(workspace: Path, cli: Cli) -> None:
     cli("tool", "test", "text", "--call", '{"op": "words", "text": "a b"}')
-    cli("tool", "test", "text", "--call", '{"op": "nope"}')
+    cli("tool", "test", "text", "--call", '{"op": "regex", "text": "x", "pattern": "("}')
     log = workspace / ".caxton" / "audit" / "tool-calls.jsonl"
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["outcome"] for r in records] == ["ok", "error-result"]
@@ -118,3 +118,23 @@ def test_a_read_only_grant_refuses_writes(tmp_path: Path) -> None:
         preopens=(Preopen(tmp_path, "/", writable=False),),
     )
     assert call.is_error and not (tmp_path / "x.txt").exists()
+
+
+def test_arguments_are_checked_before_the_call(workspace: Path, cli: Cli) -> None:
+    result = cli("tool", "test", "stats", "--call", '{"values": "1,2,3"}')
+    assert result.code == ExitCode.USAGE
+    assert "do not fit its input schema: values: '1,2,3' is not of type 'array'" in result.err
+    assert "caxton tool inspect stats" in result.err
+    assert not (workspace / ".caxton" / "audit").exists(), "nothing ran"
+
+
+def test_a_workspace_module_that_is_not_wasm(workspace: Path, cli: Cli) -> None:
+    folder = workspace / "tools" / "fake"
+    folder.mkdir()
+    (folder / "fake.wasm").write_text("#!/bin/sh\n")
+    (folder / "tool.toml").write_text(
+        'name = "fake"\ndescription = "Not a module."\n\n[[tools]]\nname = "fake_tool"\n'
+        'description = "Nothing."\n'
+    )
+    found = json.loads(cli("validate", "--json").out)["problems"]
+    assert [p["code"] for p in found] == ["not-wasm"]

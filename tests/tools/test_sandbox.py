@@ -7,9 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
+import wasmtime
 
 from caxton.tools.mcp_stdio import ToolRunError, call_tool, list_tools
-from caxton.tools.sandbox import Preopen, RunLimits, Sandbox
+from caxton.tools.sandbox import ModuleError, Preopen, RunLimits, Sandbox
 from tests.tools import wat
 
 FAST = RunLimits(fuel=50_000_000, timeout_seconds=2.0)
@@ -126,3 +127,43 @@ def test_compiled_modules_are_cached_on_disk(tmp_path: Path) -> None:
     cached[0].write_bytes(b"not a module")  # a stale or foreign cache entry is rebuilt
     third = Sandbox(tmp_path)
     assert third.run(third.module(wat.SPIN), b"", limits=FAST).outcome == "out-of-fuel"
+
+
+def test_deep_recursion_traps(sandbox: Sandbox) -> None:
+    module = sandbox.module(
+        bytes(
+            wasmtime.wat2wasm(
+                '(module (memory (export "memory") 1) (func $f (call $f)) '
+                '(func (export "_start") (call $f)))'
+            )
+        )
+    )
+    run = sandbox.run(module, b"", limits=FAST)
+    assert run.outcome in ("trap", "out-of-fuel")
+    assert run.outcome == "out-of-fuel" or "stack" in run.detail.lower()
+
+
+def test_a_trapping_module(sandbox: Sandbox) -> None:
+    module = sandbox.module(wat.module("(unreachable)"))
+    with pytest.raises(ToolRunError, match=r"crashed: .*unreachable"):
+        call_tool(sandbox, module, "boom", {}, limits=FAST)
+
+
+def test_imports_we_do_not_provide(sandbox: Sandbox) -> None:
+    module = sandbox.module(
+        bytes(
+            wasmtime.wat2wasm(
+                '(module (import "evil" "open_socket" (func)) (memory (export "memory") 1) '
+                '(func (export "_start")))'
+            )
+        )
+    )
+    run = sandbox.run(module, b"", limits=FAST)
+    assert run.outcome == "trap" and "open_socket" in run.detail
+
+
+def test_files_that_are_not_modules(sandbox: Sandbox) -> None:
+    with pytest.raises(ModuleError, match="not a WebAssembly module"):
+        sandbox.module(b"#!/bin/sh\necho hi\n", source="`tools/x/x.wasm`")
+    with pytest.raises(ModuleError, match="does not compile"):
+        sandbox.module(b"\0asm\1\0\0\0\xff\xff")
