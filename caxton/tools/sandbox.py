@@ -9,9 +9,12 @@ epoch interruption, memory by the store's limits, and output by a size cap.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import importlib.metadata
+import os
+import shutil
 import tempfile
 import threading
 import time
@@ -106,6 +109,7 @@ class Sandbox:
         self._linker = wasmtime.Linker(self.engine)
         self._linker.define_wasi()
         self._modules: dict[str, wasmtime.Module] = {}
+        self._pres: dict[int, tuple[wasmtime.Module, Any]] = {}  # the module keeps its id
         self._lock = threading.Lock()
         self._ticker = _Ticker(self.engine)
 
@@ -176,45 +180,45 @@ class Sandbox:
         argv: Sequence[str] = ("tool",),
     ) -> RunResult:
         """Run the module's `_start` once with `stdin`; never raises for what the module does."""
-        with tempfile.TemporaryDirectory(prefix="caxton-run-") as tmp:
-            folder = Path(tmp)
-            (folder / "stdin").write_bytes(stdin)
-            wasi = wasmtime.WasiConfig()
-            wasi.argv = list(argv)
-            wasi.env = [[k, v] for k, v in (env or {}).items()]
-            wasi.stdin_file = str(folder / "stdin")
-            wasi.stdout_file = str(folder / "stdout")
-            wasi.stderr_file = str(folder / "stderr")
-            for grant in preopens:
-                wasi.preopen_dir(str(grant.host), grant.guest, grant.writable)
-            store = wasmtime.Store(self.engine)
-            store.set_wasi(wasi)
-            store.set_fuel(limits.fuel)
-            store.set_limits(memory_size=limits.memory_bytes)
-            store.set_epoch_deadline(max(1, round(limits.timeout_seconds / EPOCH_TICK)))
-            outcome: Outcome = "ok"
-            exit_code, detail = 0, ""
-            started = time.perf_counter()
-            with self._ticker:
-                try:
-                    instance = self._linker.instantiate(store, module)
-                    start: Any = instance.exports(store)["_start"]
-                    start(store)
-                except wasmtime.ExitTrap as exc:
-                    outcome, exit_code = "exit", exc.code
-                except wasmtime.Trap as exc:
-                    if exc.trap_code == wasmtime.TrapCode.OUT_OF_FUEL:
-                        outcome = "out-of-fuel"
-                    elif exc.trap_code == wasmtime.TrapCode.INTERRUPT:
-                        outcome = "timeout"
-                    else:
-                        outcome, detail = "trap", _reason(exc)
-                except wasmtime.WasmtimeError as exc:
+        stdin_path, stdout_path, stderr_path = _scratch_files()
+        with open(stdin_path, "wb") as handle:
+            handle.write(stdin)
+        wasi = wasmtime.WasiConfig()
+        wasi.argv = list(argv)
+        wasi.env = [[k, v] for k, v in (env or {}).items()]
+        wasi.stdin_file = stdin_path
+        wasi.stdout_file = stdout_path  # truncated by wasmtime on open
+        wasi.stderr_file = stderr_path
+        for grant in preopens:
+            wasi.preopen_dir(str(grant.host), grant.guest, grant.writable)
+        store = wasmtime.Store(self.engine)
+        store.set_wasi(wasi)
+        store.set_fuel(limits.fuel)
+        store.set_limits(memory_size=limits.memory_bytes)
+        store.set_epoch_deadline(max(1, round(limits.timeout_seconds / EPOCH_TICK)))
+        outcome: Outcome = "ok"
+        exit_code, detail = 0, ""
+        started = time.perf_counter()
+        with self._ticker:
+            try:
+                instance = self._instance_pre(module).instantiate(store)
+                start: Any = instance.exports(store)["_start"]
+                start(store)
+            except wasmtime.ExitTrap as exc:
+                outcome, exit_code = "exit", exc.code
+            except wasmtime.Trap as exc:
+                if exc.trap_code == wasmtime.TrapCode.OUT_OF_FUEL:
+                    outcome = "out-of-fuel"
+                elif exc.trap_code == wasmtime.TrapCode.INTERRUPT:
+                    outcome = "timeout"
+                else:
                     outcome, detail = "trap", _reason(exc)
-            seconds = time.perf_counter() - started
-            fuel_used = limits.fuel - store.get_fuel()
-            stdout = _read_capped(folder / "stdout", limits.output_bytes)
-            stderr = _read_capped(folder / "stderr", 64 * 1024) or b""
+            except wasmtime.WasmtimeError as exc:
+                outcome, detail = "trap", _reason(exc)
+        seconds = time.perf_counter() - started
+        fuel_used = limits.fuel - store.get_fuel()
+        stdout = _read_capped(stdout_path, limits.output_bytes)
+        stderr = _read_capped(stderr_path, 64 * 1024) or b""
         if stdout is None:
             return RunResult(
                 "output-too-large",
@@ -226,6 +230,15 @@ class Sandbox:
                 f"more than {limits.output_bytes} bytes of output",
             )
         return RunResult(outcome, stdout, stderr, exit_code, fuel_used, seconds, detail)
+
+    def _instance_pre(self, module: wasmtime.Module) -> Any:
+        """Imports resolved once per module; each call then only instantiates."""
+        key = id(module)
+        with self._lock:
+            pre = self._pres.get(key)
+            if pre is None:
+                pre = self._pres[key] = (module, self._linker.instantiate_pre(module))
+        return pre[1]
 
 
 def _reason(exc: BaseException) -> str:
@@ -239,11 +252,28 @@ def _wasmtime_version() -> str:
     return importlib.metadata.version("wasmtime")
 
 
-def _read_capped(path: Path, cap: int) -> bytes | None:
+_scratch = threading.local()
+
+
+def _scratch_files() -> tuple[str, str, str]:
+    """This thread's stdin, stdout and stderr files: in memory (/dev/shm) where there is one,
+    made once per thread and removed at exit (a folder per call costs more than the call)."""
+    files: tuple[str, str, str] | None = getattr(_scratch, "files", None)
+    if files is None:
+        base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+        folder = tempfile.mkdtemp(prefix=f"caxton-run-{os.getpid()}-", dir=base)
+        atexit.register(shutil.rmtree, folder, True)
+        files = tuple(os.path.join(folder, n) for n in ("stdin", "stdout", "stderr"))  # type: ignore[assignment]
+        _scratch.files = files
+    assert files is not None
+    return files
+
+
+def _read_capped(path: str, cap: int) -> bytes | None:
     """The file's bytes, or None when it holds more than `cap`."""
     try:
-        if path.stat().st_size > cap:
-            return None
-        return path.read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read(cap + 1)
     except FileNotFoundError:
         return b""
+    return None if len(data) > cap else data
