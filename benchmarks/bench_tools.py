@@ -24,8 +24,9 @@ LIMITS = RunLimits(memory_bytes=32 << 20, fuel=1_000_000_000, timeout_seconds=5.
 
 
 def python_word_count(text: str) -> str:
-    return json.dumps({"words": len(text.split()), "lines": text.count("\n"),
-                       "characters": len(text)})
+    return json.dumps(
+        {"words": len(text.split()), "lines": text.count("\n"), "characters": len(text)}
+    )
 
 
 def main() -> None:
@@ -61,10 +62,14 @@ def main() -> None:
     ref50 = statistics.median(reference)
     print(f"module: first compile {compile_ms:.1f} ms, load from the disk cache {cached_ms:.2f} ms")
     print(f"`text` word count, fresh instance per call, {args.calls} calls on one thread:")
-    print(f"  p50 {p50:.3f} ms  p99 {p99:.3f} ms (target <= 1 ms)  {rate:,.0f} calls/s "
-          f"(target >= 5,000)  fuel {call.run.fuel_used:,} per call")
-    print(f"  plain Python doing the same count: p50 {ref50 * 1000:.1f} us; the sandboxed call "
-          f"costs {p50 / ref50:,.0f}x")
+    print(
+        f"  p50 {p50:.3f} ms  p99 {p99:.3f} ms (target <= 1 ms)  {rate:,.0f} calls/s "
+        f"(target >= 5,000)  fuel {call.run.fuel_used:,} per call"
+    )
+    print(
+        f"  plain Python doing the same count: p50 {ref50 * 1000:.1f} us; the sandboxed call "
+        f"costs {p50 / ref50:,.0f}x"
+    )
 
 
 if __name__ == "__main__":
