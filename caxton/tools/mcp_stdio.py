@@ -38,9 +38,9 @@ class ToolCall:
         return "\n".join(c.get("text", "") for c in self.content if c.get("type") == "text")
 
 
-def session(method: str, params: dict[str, Any]) -> bytes:
-    """The stdin of one call: the handshake, then the request with id 2."""
-    lines = [
+_HANDSHAKE = "".join(
+    json.dumps(line, separators=(",", ":")) + "\n"
+    for line in (
         {
             "jsonrpc": "2.0",
             "id": 1,
@@ -52,9 +52,14 @@ def session(method: str, params: dict[str, Any]) -> bytes:
             },
         },
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        {"jsonrpc": "2.0", "id": 2, "method": method, "params": params},
-    ]
-    return "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines).encode()
+    )
+).encode()
+
+
+def session(method: str, params: dict[str, Any]) -> bytes:
+    """The stdin of one call: the handshake (the same every time), then the request, id 2."""
+    request = {"jsonrpc": "2.0", "id": 2, "method": method, "params": params}
+    return _HANDSHAKE + json.dumps(request, separators=(",", ":")).encode() + b"\n"
 
 
 def responses(stdout: bytes) -> dict[int, dict[str, Any]]:
