@@ -322,7 +322,7 @@ class Router:
                 float(centroid_part[r]),
                 float(examples[r]),
                 int(best_capability[r]),
-                query_words,
+                request,
                 float(keyword[r]),
             )
             for r in order
@@ -348,11 +348,20 @@ class Router:
         profile: float,
         examples: float,
         best: int,
-        query_words: set[str],
+        request: str,
         keyword: float,
     ) -> Candidate:
         p = compiled.profiles[agent]
-        matched = tuple(sorted(w for w in query_words if w in compiled.term_counts[agent]))
+        terms = compiled.term_counts[agent]
+        matched: list[str] = []  # the request's own words (not their stems), in order
+        for word in _WORD.findall(request.lower()):
+            if (
+                len(word) > 1
+                and word not in STOPWORDS
+                and stem(word) in terms
+                and word not in matched
+            ):
+                matched.append(word)
         embedded = self.embedder is not None
         return Candidate(
             agent=p.name,
@@ -361,7 +370,7 @@ class Router:
             profile_score=profile,
             keyword_score=keyword,
             best_capability=p.capabilities[best] if embedded and p.capabilities else None,
-            matched_words=matched,
+            matched_words=tuple(matched),
             example_score=examples,
         )
 
