@@ -17,7 +17,7 @@ def test_list_marks_what_runs_where(workspace: Path, cli: Cli) -> None:
     rows = {line.split()[0]: line for line in result.out.splitlines()[1:]}
     assert " sandbox " in rows["text"]
     assert " runtime " in rows["memory_search"]
-    assert "not built yet" in rows["chart"]
+    assert "not built yet" in rows["schema_validate"]
     data = {t["name"]: t for t in json.loads(cli("tool", "list", "--json").out)}
     assert data["text"]["limits"]["fuel"] == 1_000_000_000
     assert data["text"]["permissions"] == {"env": [], "http_hosts": [], "dirs": []}
@@ -60,7 +60,7 @@ def test_bad_calls(workspace: Path, cli: Cli) -> None:
     assert not_json.code == ExitCode.USAGE and "--call is not JSON" in not_json.err
     runtime = cli("tool", "test", "memory_search")
     assert runtime.code == ExitCode.NOT_FOUND and "agent runtime provides it" in runtime.err
-    unbuilt = cli("tool", "test", "chart")
+    unbuilt = cli("tool", "test", "schema_validate")
     assert unbuilt.code == ExitCode.NOT_FOUND and "not built in this version" in unbuilt.err
 
 

@@ -123,6 +123,7 @@ def test_rebuilding_gives_the_same_modules(tmp_path: Path, sandbox: Sandbox) -> 
     check_stats_tool(sandbox, (tmp_path / "stats.wasm").read_bytes())
     check_csv_tool(sandbox, (tmp_path / "csv_parser.wasm").read_bytes())
     check_json_query_tool(sandbox, (tmp_path / "json_query.wasm").read_bytes())
+    check_chart_tool(sandbox, (tmp_path / "chart.wasm").read_bytes())
 
 
 def check_csv_tool(sandbox: Sandbox, wasm: bytes) -> None:
@@ -186,3 +187,34 @@ def check_json_query_tool(sandbox: Sandbox, wasm: bytes) -> None:
 
 def test_json_query_tool(sandbox: Sandbox) -> None:
     check_json_query_tool(sandbox, (BUILTIN / "json_query" / "json_query.wasm").read_bytes())
+
+
+def check_chart_tool(sandbox: Sandbox, wasm: bytes) -> None:
+    import xml.etree.ElementTree as ET
+
+    module = sandbox.module(wasm)
+
+    def draw(arguments: dict[str, object]) -> tuple[str, bool]:
+        call = call_tool(sandbox, module, "chart", arguments, limits=LIMITS)
+        return call.text(), call.is_error
+
+    bars, _ = draw(
+        {"values": [3, 6, 1.5], "labels": ["north", "south", "east"], "width": 20, "title": "Sales"}
+    )
+    lines = bars.splitlines()
+    assert lines[0] == "Sales"
+    assert lines[1] == "north |" + "#" * 10 + " 3"
+    assert lines[2] == "south |" + "#" * 20 + " 6"
+    line_chart, _ = draw({"values": [1, 3, 2], "type": "line"})
+    assert line_chart.count("*") == 3 and len(line_chart.splitlines()) == 10
+    svg, _ = draw({"values": [1, 2], "labels": ["<a>", "b&c"], "format": "svg", "title": 'q"'})
+    root = ET.fromstring(svg)  # well-formed XML, labels escaped
+    texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert texts == ['q"', "<a>", "b&c"]
+    assert len(list(root.iter("{http://www.w3.org/2000/svg}rect"))) == 2
+    message, failed = draw({"values": [1, 2], "labels": ["a"]})
+    assert failed and "as many as `values`" in message
+
+
+def test_chart_tool(sandbox: Sandbox) -> None:
+    check_chart_tool(sandbox, (BUILTIN / "chart" / "chart.wasm").read_bytes())

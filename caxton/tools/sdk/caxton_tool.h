@@ -50,6 +50,10 @@ char *cx_arg_string(const cx_args *args, const char *key);
 int cx_arg_number(const cx_args *args, const char *key, double *value);  /* 1 if found */
 int cx_arg_raw(const cx_args *args, const char *key, const char **value, size_t *len);
 int cx_arg_bool(const cx_args *args, const char *key, int *value);  /* 1 if found */
+/* An array of strings: malloc'ed strings in a malloc'ed array (free both with cx_free_strings);
+   -1 if not all strings, 0 if absent, 1 if found. */
+int cx_arg_strings(const cx_args *args, const char *key, char ***values, size_t *count);
+void cx_free_strings(char **values, size_t count);
 /* An array of numbers: malloc'ed values (free them) and their count; -1 if not all numbers,
    0 if absent, 1 if found. */
 int cx_arg_numbers(const cx_args *args, const char *key, double **values, size_t *count);
@@ -281,6 +285,38 @@ int cx_arg_bool(const cx_args *args, const char *key, int *value) {
     if (v_end - v == 4 && memcmp(v, "true", 4) == 0) { *value = 1; return 1; }
     if (v_end - v == 5 && memcmp(v, "false", 5) == 0) { *value = 0; return 1; }
     return 0;
+}
+
+void cx_free_strings(char **values, size_t count) {
+    for (size_t i = 0; values && i < count; i++) free(values[i]);
+    free(values);
+}
+
+int cx_arg_strings(const cx_args *args, const char *key, char ***values, size_t *count) {
+    const char *v, *v_end;
+    *values = NULL;
+    *count = 0;
+    if (!cx__member(args->json, args->json + args->len, key, &v, &v_end)) return 0;
+    if (*v != '[') return -1;
+    size_t cap = 16, n = 0;
+    char **out = malloc(cap * sizeof *out);
+    const char *p = cx__ws(v + 1, v_end);
+    while (out && p < v_end && *p != ']') {
+        const char *e = cx__skip_value(p, v_end);
+        if (!e || *p != '"') { cx_free_strings(out, n); return -1; }
+        if (n == cap) {
+            char **grown = realloc(out, (cap *= 2) * sizeof *out);
+            if (!grown) { cx_free_strings(out, n); return -1; }
+            out = grown;
+        }
+        out[n++] = cx__decode(p, e);
+        p = cx__ws(e, v_end);
+        if (p < v_end && *p == ',') p = cx__ws(p + 1, v_end);
+    }
+    if (!out) return -1;
+    *values = out;
+    *count = n;
+    return 1;
 }
 
 int cx_arg_numbers(const cx_args *args, const char *key, double **values, size_t *count) {
