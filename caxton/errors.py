@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     CONFLICT = 5  # the action would overwrite or duplicate something (use --force where offered)
     IO = 6  # a file could not be read or written (permissions, not a file, too large)
     UNAVAILABLE = 7  # a store is held by another process, corrupt, or from a newer Caxton
+    TOOL_FAILED = 8  # a tool hit a limit, crashed, answered badly, or returned an error result
     INTERRUPTED = 130  # Ctrl-C
 
 

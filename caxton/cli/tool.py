@@ -78,7 +78,7 @@ def test(
     as_json: bool = typer.Option(False, "--json", help="Print the whole result as JSON."),
 ) -> None:
     """Call a WASM tool once in its sandbox and show the result, fuel and time."""
-    from caxton.errors import UsageError
+    from caxton.errors import ExitCode, UsageError
     from caxton.tools.registry import call as call_tool
     from caxton.tools.registry import find_tool
 
@@ -110,4 +110,4 @@ def test(
             f"{run.seconds * 1000:.1f} ms"
         )
     if result.is_error:
-        raise typer.Exit(1)
+        raise typer.Exit(int(ExitCode.TOOL_FAILED))

@@ -21,7 +21,7 @@ CLIENT_INFO = {"name": "caxton", "version": "0"}
 class ToolRunError(CaxtonError):
     """A tool did not answer: a limit stopped it, it crashed, or it spoke nonsense."""
 
-    exit_code = ExitCode.INTERNAL
+    exit_code = ExitCode.TOOL_FAILED
 
     def __init__(self, message: str, hint: str | None, run: RunResult | None = None) -> None:
         super().__init__(message, hint)

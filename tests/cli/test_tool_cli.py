@@ -31,7 +31,7 @@ def test_test_runs_a_builtin_tool(workspace: Path, cli: Cli) -> None:
     assert json.loads(result.out) == ["1", "2"]
     assert " fuel, " in result.err
     failed = cli("tool", "test", "text", "--call", '{"op": "regex", "text": "x", "pattern": "("}')
-    assert failed.code == 1 and "invalid regular expression" in failed.out
+    assert failed.code == ExitCode.TOOL_FAILED and "invalid regular expression" in failed.out
 
 
 def test_a_workspace_tool_runs_from_its_folder(workspace: Path, cli: Cli) -> None:
@@ -49,7 +49,7 @@ def test_a_workspace_tool_runs_from_its_folder(workspace: Path, cli: Cli) -> Non
     assert listed["text_tool"]["origin"] == "workspace"
     # the module answers to "text", not "text_tool": the mismatch is reported clearly
     result = cli("tool", "test", "text_tool", "--call", '{"op": "words", "text": "x"}')
-    assert result.code == ExitCode.INTERNAL
+    assert result.code == ExitCode.TOOL_FAILED
     assert "unknown tool" in result.err
 
 
@@ -99,7 +99,7 @@ def test_file_tools_stay_inside_the_data_directory(workspace: Path, cli: Cli) ->
         ("file_write", '{"path": "../escape.txt", "content": "x"}'),
     ]:
         refused = cli("tool", "test", tool, "--call", call)
-        assert refused.code == 1 and "not permitted" in refused.out, (tool, call, refused.out)
+        assert refused.code == ExitCode.TOOL_FAILED and "not permitted" in refused.out
     assert not (workspace / ".caxton" / "escape.txt").exists()
 
 
