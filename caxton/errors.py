@@ -97,11 +97,3 @@ class ConfigError(CaxtonError):
         )
         super().__init__(summary, None)  # each problem carries its own hint
         self.problems = problems
-
-
-def exit_code_for(exc: BaseException) -> ExitCode:
-    if isinstance(exc, CaxtonError):
-        return exc.exit_code
-    if isinstance(exc, KeyboardInterrupt):
-        return ExitCode.INTERRUPTED
-    return ExitCode.INTERNAL

@@ -150,10 +150,6 @@ def _fields(cls: Any) -> tuple[_Field, ...]:
     return tuple(out)
 
 
-def field_names(cls: type) -> list[str]:
-    return [f.name for f in _fields(cls)]
-
-
 def _optional_inner(tp: Any) -> Any:
     if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
         args = [a for a in typing.get_args(tp) if a is not type(None)]

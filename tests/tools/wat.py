@@ -17,12 +17,10 @@ def _data(text: str) -> str:
     return "".join(f"\\{b:02x}" for b in text.encode())
 
 
-def module(body: str, data: str = "") -> bytes:
-    """A module with the WASI imports above, one page of memory, data at 1024, and `_start`."""
-    segment = f'(data (i32.const 1024) "{_data(data)}")' if data else ""
+def module(body: str) -> bytes:
+    """A module with the WASI imports above, one page of memory, and `_start` running `body`."""
     wat = f"""(module {IMPORTS}
       (memory (export "memory") 1)
-      {segment}
       (func (export "_start") {body}))"""
     return bytes(wasmtime.wat2wasm(wat))
 
