@@ -19,6 +19,8 @@ HEAVY = [
     "numpy",
     "tui",
     "caxton_tui",
+    "mcp",
+    "pydantic",
 ]
 
 PROBE = """

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from caxton.errors import Problem
 from caxton.tools.catalog import BUILTIN_TOOL_NAMES
+from caxton.workspace.config import HOST_PATTERN
 from caxton.workspace.schema import Checker, field
 from caxton.workspace.tomlfile import TomlFile, load_toml
 from caxton.workspace.values import ByteSize, Duration
@@ -19,7 +20,7 @@ from caxton.workspace.values import ByteSize, Duration
 TOOL_NAME = r"[a-z][a-z0-9_]{1,63}"
 TOOL_NAME_HINT = "use 2-64 lowercase letters, digits and `_`, starting with a letter"
 MODULE_NAME = r"[a-z][a-z0-9_-]{1,63}"
-HOST = r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?"
+HOST = HOST_PATTERN
 RELATIVE_PATH = r"(?!/)(?!.*(^|/)\.\.(/|$))[A-Za-z0-9._/-]+"
 
 
@@ -89,6 +90,13 @@ class ToolLimits:
     output: ByteSize = field(
         ByteSize(1 << 20, "1MB"), doc="stdout size (1KB to 64MB)", ge=1 << 10, le=64 << 20
     )
+    http_response: ByteSize = field(
+        ByteSize(1 << 20, "1MB"),
+        doc="body size of each HTTP answer (1KB to 64MB)",
+        ge=1 << 10,
+        le=64 << 20,
+    )
+    http_requests: int = field(16, doc="HTTP requests per call, redirects included", ge=1, le=1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +192,7 @@ def _check_manifest(loaded: TomlFile, manifest: ToolManifest, *, builtin: bool) 
             loaded.problem(
                 ("module",) if manifest.module else ("name",),
                 f"the module `{manifest.module_file(folder).name}` is not beside tool.toml",
-                "build it (a WASI preview1 .wasm) and put it in this folder",
+                f"run `caxton tool build {folder.name}`, or put a WASI preview1 .wasm here",
                 code="missing-module",
             )
         )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from caxton.errors import CaxtonError, ExitCode
+from caxton.tools.http_host import HttpPolicy
 from caxton.tools.sandbox import Preopen, RunLimits, RunResult, Sandbox
 
 PROTOCOL_VERSION = "2025-06-18"
@@ -85,9 +86,12 @@ def request(
     limits: RunLimits,
     env: dict[str, str] | None = None,
     preopens: tuple[Preopen, ...] = (),
+    http: HttpPolicy | None = None,
 ) -> tuple[dict[str, Any], RunResult]:
     """Send one request to the module; the JSON-RPC result and the run, or ToolRunError."""
-    run = sandbox.run(module, session(method, params), limits=limits, env=env, preopens=preopens)
+    run = sandbox.run(
+        module, session(method, params), limits=limits, env=env, preopens=preopens, http=http
+    )
     if run.outcome == "out-of-fuel":
         raise ToolRunError(
             f"tool {tool!r} ran out of fuel (its CPU budget is {limits.fuel:,})",
@@ -148,6 +152,7 @@ def call_tool(
     limits: RunLimits,
     env: dict[str, str] | None = None,
     preopens: tuple[Preopen, ...] = (),
+    http: HttpPolicy | None = None,
 ) -> ToolCall:
     result, run = request(
         sandbox,
@@ -158,6 +163,7 @@ def call_tool(
         limits=limits,
         env=env,
         preopens=preopens,
+        http=http,
     )
     content = result.get("content")
     if not isinstance(content, list):

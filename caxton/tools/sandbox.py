@@ -10,9 +10,11 @@ epoch interruption, memory by the store's limits, and output by a size cap.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import hashlib
 import importlib.metadata
+import json
 import os
 import shutil
 import tempfile
@@ -26,9 +28,11 @@ from typing import Any, Literal
 import wasmtime
 
 from caxton.errors import CaxtonError, ExitCode
+from caxton.tools.http_host import HttpPolicy, HttpRecord, HttpSession
 
 EPOCH_TICK = 0.01  # seconds between epoch increments: the granularity of wall-time limits
 ENGINE_SETTINGS = "fuel+epoch/v1"
+STDERR_BYTES = 64 * 1024  # kept for diagnostics
 
 Outcome = Literal["ok", "exit", "out-of-fuel", "timeout", "trap", "output-too-large"]
 
@@ -63,6 +67,7 @@ class RunResult:
     fuel_used: int
     seconds: float
     detail: str = ""
+    http: tuple[HttpRecord, ...] = ()  # each request made through the HTTP host function
 
     @property
     def ok(self) -> bool:
@@ -70,31 +75,70 @@ class RunResult:
 
 
 @dataclass(slots=True)
+class _Scratch:
+    """One thread's stdin, stdout and stderr files, opened once and reused by every run.
+
+    wasmtime opens them by path (truncating stdout and stderr); the host keeps its own
+    descriptors to rewrite stdin, to read the output, and to cut runaway output short.
+    """
+
+    paths: tuple[str, str, str]
+    stdin: int
+    stdout: int
+    stderr: int
+    output_cap: int = 0
+    overflow: bool = False
+
+    def guard(self) -> None:
+        """Called every tick while the module runs: a module writing more than it may is
+        marked, and its files are emptied so it cannot fill the disk or memory before its time
+        or fuel runs out (their pages are freed; later writes leave holes)."""
+        if os.fstat(self.stdout).st_size > self.output_cap:
+            self.overflow = True
+            os.ftruncate(self.stdout, 0)
+        if os.fstat(self.stderr).st_size > 4 * STDERR_BYTES:
+            os.ftruncate(self.stderr, 0)
+
+    def read(self, fd: int, cap: int) -> bytes | None:
+        """The file's first bytes, or None when it holds more than `cap`."""
+        if os.fstat(fd).st_size > cap:
+            return None
+        return os.pread(fd, cap + 1, 0)
+
+
+@dataclass(slots=True)
 class _Ticker:
+    """Advances the engine's epoch while runs are in progress, and guards their output."""
+
     engine: wasmtime.Engine
     thread: threading.Thread | None = None
-    running: int = 0
+    active: set[int] = field(default_factory=set)
+    scratches: dict[int, _Scratch] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def __enter__(self) -> None:
+    def start(self, scratch: _Scratch) -> None:
         with self.lock:
-            self.running += 1
+            self.scratches[id(scratch)] = scratch
             if self.thread is None:
                 self.thread = threading.Thread(target=self._run, name="caxton-epoch", daemon=True)
                 self.thread.start()
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self, scratch: _Scratch) -> None:
         with self.lock:
-            self.running -= 1
+            self.scratches.pop(id(scratch), None)
 
     def _run(self) -> None:
         while True:
             time.sleep(EPOCH_TICK)
             with self.lock:
-                if self.running == 0:
+                if not self.scratches:
                     self.thread = None
                     return
+                running = list(self.scratches.values())
             self.engine.increment_epoch()
+            for scratch in running:
+                with contextlib.suppress(OSError):
+                    scratch.guard()
 
 
 class Sandbox:
@@ -108,6 +152,11 @@ class Sandbox:
         self.cache_dir = cache_dir
         self._linker = wasmtime.Linker(self.engine)
         self._linker.define_wasi()
+        pair = wasmtime.FuncType([wasmtime.ValType.i32()] * 2, [wasmtime.ValType.i32()])
+        self._linker.define_func("caxton", "http_request", pair, _http_request, access_caller=True)
+        self._linker.define_func(
+            "caxton", "http_response", pair, _http_response, access_caller=True
+        )
         self._modules: dict[str, wasmtime.Module] = {}
         self._pres: dict[int, tuple[wasmtime.Module, Any]] = {}  # the module keeps its id
         self._lock = threading.Lock()
@@ -178,14 +227,15 @@ class Sandbox:
         env: Mapping[str, str] | None = None,
         preopens: Sequence[Preopen] = (),
         argv: Sequence[str] = ("tool",),
+        http: HttpPolicy | None = None,
     ) -> RunResult:
         """Run the module's `_start` once with `stdin`; never raises for what the module does."""
-        stdin_path, stdout_path, stderr_path = _scratch_files()
-        with open(stdin_path, "wb") as handle:
-            handle.write(stdin)
+        scratch = _scratch_files(stdin, limits.output_bytes)
+        stdin_path, stdout_path, stderr_path = scratch.paths
         wasi = wasmtime.WasiConfig()
         wasi.argv = list(argv)
-        wasi.env = [[k, v] for k, v in (env or {}).items()]
+        if env:
+            wasi.env = [[k, v] for k, v in env.items()]
         wasi.stdin_file = stdin_path
         wasi.stdout_file = stdout_path  # truncated by wasmtime on open
         wasi.stderr_file = stderr_path
@@ -199,7 +249,10 @@ class Sandbox:
         outcome: Outcome = "ok"
         exit_code, detail = 0, ""
         started = time.perf_counter()
-        with self._ticker:
+        session = HttpSession(http or HttpPolicy(), time.monotonic() + limits.timeout_seconds)
+        _calls.http = session
+        self._ticker.start(scratch)
+        try:
             try:
                 instance = self._instance_pre(module).instantiate(store)
                 start: Any = instance.exports(store)["_start"]
@@ -215,10 +268,14 @@ class Sandbox:
                     outcome, detail = "trap", _reason(exc)
             except wasmtime.WasmtimeError as exc:
                 outcome, detail = "trap", _reason(exc)
+        finally:
+            self._ticker.stop(scratch)
+            _calls.http = None
         seconds = time.perf_counter() - started
         fuel_used = limits.fuel - store.get_fuel()
-        stdout = _read_capped(stdout_path, limits.output_bytes)
-        stderr = _read_capped(stderr_path, 64 * 1024) or b""
+        http_log = tuple(session.records)
+        stdout = None if scratch.overflow else scratch.read(scratch.stdout, limits.output_bytes)
+        stderr = os.pread(scratch.stderr, STDERR_BYTES, 0)
         if stdout is None:
             return RunResult(
                 "output-too-large",
@@ -228,8 +285,9 @@ class Sandbox:
                 fuel_used,
                 seconds,
                 f"more than {limits.output_bytes} bytes of output",
+                http_log,
             )
-        return RunResult(outcome, stdout, stderr, exit_code, fuel_used, seconds, detail)
+        return RunResult(outcome, stdout, stderr, exit_code, fuel_used, seconds, detail, http_log)
 
     def _instance_pre(self, module: wasmtime.Module) -> Any:
         """Imports resolved once per module; each call then only instantiates."""
@@ -255,25 +313,51 @@ def _wasmtime_version() -> str:
 _scratch = threading.local()
 
 
-def _scratch_files() -> tuple[str, str, str]:
-    """This thread's stdin, stdout and stderr files: in memory (/dev/shm) where there is one,
-    made once per thread and removed at exit (a folder per call costs more than the call)."""
-    files: tuple[str, str, str] | None = getattr(_scratch, "files", None)
-    if files is None:
+def _scratch_files(stdin: bytes, output_cap: int) -> _Scratch:
+    """This thread's scratch files, stdin holding `stdin`: in memory (/dev/shm) where there is
+    one, made once per thread and removed at exit (a folder per call costs more than the call).
+    """
+    scratch: _Scratch | None = getattr(_scratch, "files", None)
+    if scratch is None:
         base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
         folder = tempfile.mkdtemp(prefix=f"caxton-run-{os.getpid()}-", dir=base)
         atexit.register(shutil.rmtree, folder, True)
-        files = tuple(os.path.join(folder, n) for n in ("stdin", "stdout", "stderr"))  # type: ignore[assignment]
-        _scratch.files = files
-    assert files is not None
-    return files
+        paths = tuple(os.path.join(folder, n) for n in ("stdin", "stdout", "stderr"))
+        fds = [os.open(path, os.O_RDWR | os.O_CREAT, 0o600) for path in paths]
+        scratch = _scratch.files = _Scratch(paths, *fds)  # type: ignore[arg-type]
+    os.ftruncate(scratch.stdin, 0)
+    os.pwrite(scratch.stdin, stdin, 0)
+    scratch.output_cap, scratch.overflow = output_cap, False
+    return scratch
 
 
-def _read_capped(path: str, cap: int) -> bytes | None:
-    """The file's bytes, or None when it holds more than `cap`."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(cap + 1)
-    except FileNotFoundError:
-        return b""
-    return None if len(data) > cap else data
+# The HTTP host function. wasmtime calls it on the thread running the module, inside `run`,
+# which puts the call's HttpSession here first.
+_calls = threading.local()
+
+
+def _http_request(caller: wasmtime.Caller, pointer: int, length: int) -> int:
+    """`caxton.http_request(ptr, len) -> len`: fetch per the request JSON at [ptr, ptr+len);
+    returns the answer's length (read it with `http_response`), or -1 for a bad pointer."""
+    memory = caller.get("memory")
+    session: HttpSession | None = getattr(_calls, "http", None)
+    if not isinstance(memory, wasmtime.Memory) or session is None or pointer < 0 or length < 0:
+        return -1
+    if pointer + length > memory.data_len(caller):
+        return -1
+    answer = session.fetch(bytes(memory.read(caller, pointer, pointer + length)))
+    _calls.answer = json.dumps(answer, separators=(",", ":")).encode()
+    return len(_calls.answer)
+
+
+def _http_response(caller: wasmtime.Caller, pointer: int, capacity: int) -> int:
+    """`caxton.http_response(ptr, cap) -> n`: copy the last answer to [ptr, ptr+cap)."""
+    memory = caller.get("memory")
+    answer: bytes = getattr(_calls, "answer", b"")
+    if not isinstance(memory, wasmtime.Memory) or pointer < 0 or capacity < 0:
+        return -1
+    count = min(capacity, len(answer))
+    if pointer + count > memory.data_len(caller):
+        return -1
+    memory.write(caller, answer[:count], pointer)
+    return count

@@ -12,6 +12,7 @@ from caxton.workspace.values import Duration
 KEY_NAME_PATTERN = r"[a-z][a-z0-9_-]{0,62}"
 KEY_NAME_HINT = "use lowercase letters, digits, `-` and `_`, starting with a letter"
 ENV_VAR_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
+HOST_PATTERN = r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,20 @@ class McpServerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolGrant:
+    """What the workspace lets one WASM tool reach, on top of its own tool.toml."""
+
+    http_hosts: list[str] = field(
+        factory=list,
+        doc="hosts the tool may reach through the HTTP host function: exact or *.domain",
+        pattern=HOST_PATTERN,
+        unique=True,
+        pattern_hint='a host name like "api.example.com" or "*.example.com", no scheme',
+        examples=[["api.example.com"]],
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class WorkspaceConfig:
     """The contents of `caxton.toml`."""
 
@@ -126,4 +141,10 @@ class WorkspaceConfig:
         doc="external MCP servers by name",
         key_pattern=KEY_NAME_PATTERN,
         pattern_hint=KEY_NAME_HINT,
+    )
+    tools: dict[str, ToolGrant] = field(
+        factory=dict,
+        doc="grants to WASM tools by tool name, e.g. [tools.http_fetch] http_hosts",
+        key_pattern=r"[a-z][a-z0-9_]{1,63}",
+        pattern_hint="use the tool's name, e.g. http_fetch",
     )

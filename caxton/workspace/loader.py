@@ -10,10 +10,10 @@ from caxton.agents.model import AgentConfig
 from caxton.errors import NotFoundError, Problem
 from caxton.llm.catalog import BUILTIN_PROVIDER_NAMES
 from caxton.paths import AGENTS_DIR, TOOLS_DIR, WORKSPACE_FILE, workspace_state_dir
-from caxton.tools.catalog import BUILTIN_TOOL_NAMES
+from caxton.tools.catalog import BUILTIN_TOOL_NAMES, BUILTIN_TOOLS
 from caxton.workspace.config import WorkspaceConfig
 from caxton.workspace.parsecache import ParseCache
-from caxton.workspace.schema import Checker
+from caxton.workspace.schema import Checker, suggest
 from caxton.workspace.tomlfile import TomlFile, load_toml
 
 
@@ -84,9 +84,13 @@ def load_workspace(root: Path, only: list[Path] | None = None) -> Workspace:
     """Load and check `caxton.toml` and the agents (all, or just `only`) of the workspace."""
     problems: list[Problem] = []
     cache = ParseCache(workspace_state_dir(root) / "cache")
-    config = _load_workspace_config(root / WORKSPACE_FILE, problems, cache)
-    tools = set(BUILTIN_TOOL_NAMES) | _workspace_tools(root, problems)
+    config, source = _load_workspace_config(root / WORKSPACE_FILE, problems, cache)
+    workspace_tools = _workspace_tools(root, problems)
+    tools = set(BUILTIN_TOOL_NAMES) | set(workspace_tools)
     providers = set(BUILTIN_PROVIDER_NAMES)
+    if config is not None and source is not None:
+        problems += _check_mcp_tool_names(source, config, workspace_tools)
+        problems += _check_tool_grants(source, config, workspace_tools)
     if config is not None:
         providers |= set(config.llm.providers)
         for server in config.mcp_servers.values():
@@ -122,11 +126,11 @@ def load_agent(path: Path, context: AgentContext, cache: ParseCache | None = Non
 
 def _load_workspace_config(
     path: Path, problems: list[Problem], cache: ParseCache
-) -> WorkspaceConfig | None:
+) -> tuple[WorkspaceConfig | None, TomlFile | None]:
     loaded = load_toml(path, what="workspace file", cache=cache)
     if isinstance(loaded, Problem):
         problems.append(loaded)
-        return None
+        return None, None
     checker = Checker()
     config = checker.build(WorkspaceConfig, loaded.data)
     problems += [
@@ -134,7 +138,7 @@ def _load_workspace_config(
     ]
     if config is not None:
         problems += _check_workspace_refs(loaded, config)
-    return config
+    return config, loaded
 
 
 def _check_workspace_refs(tf: TomlFile, config: WorkspaceConfig) -> list[Problem]:
@@ -176,13 +180,89 @@ def _check_workspace_refs(tf: TomlFile, config: WorkspaceConfig) -> list[Problem
     return problems
 
 
-def _workspace_tools(root: Path, problems: list[Problem]) -> set[str]:
-    """Tool names declared by `tools/<dir>/tool.toml`; their manifests' problems are added."""
+def _check_mcp_tool_names(
+    tf: TomlFile, config: WorkspaceConfig, workspace_tools: dict[str, Path]
+) -> list[Problem]:
+    """A tool name means one tool: not a workspace tool's and an MCP server's, nor two servers'.
+
+    (A built-in's name is reported by `_check_workspace_refs`.)
+    """
+    problems = []
+    first: dict[str, str] = {}
+    for name, server in config.mcp_servers.items():
+        for i, tool in enumerate(server.tools):
+            if tool in BUILTIN_TOOL_NAMES:
+                continue
+            keypath = ("mcp_servers", name, "tools", i)
+            other = first.setdefault(tool, name)
+            if tool in workspace_tools:
+                problems.append(
+                    tf.problem(
+                        keypath,
+                        f"MCP server {name!r} offers {tool!r}, which the workspace tool "
+                        f"`{_relative(workspace_tools[tool], tf.path.parent)}` also declares",
+                        "tool names are unique in a workspace: drop it from this list, "
+                        "or rename the workspace tool",
+                        code="duplicate-tool",
+                    )
+                )
+            elif other != name:
+                problems.append(
+                    tf.problem(
+                        keypath,
+                        f"MCP server {name!r} offers {tool!r}, which MCP server {other!r} "
+                        "also offers",
+                        "an agent could not tell which server to call: keep the tool under "
+                        "one server only",
+                        code="duplicate-tool",
+                    )
+                )
+    return problems
+
+
+def _check_tool_grants(
+    tf: TomlFile, config: WorkspaceConfig, workspace_tools: dict[str, Path]
+) -> list[Problem]:
+    """`[tools.NAME]` grants reach WASM tools only: a built-in one or one under tools/."""
+    wasm = {t.name for t in BUILTIN_TOOLS if t.kind == "wasm"} | set(workspace_tools)
+    problems = []
+    for name in config.tools:
+        if name in wasm:
+            continue
+        known = name in BUILTIN_TOOL_NAMES or any(
+            name in server.tools for server in config.mcp_servers.values()
+        )
+        close = suggest(name, sorted(wasm))
+        problems.append(
+            tf.problem(
+                ("tools", name),
+                f"[tools.{name}] grants to a tool that does not run in the sandbox"
+                if known
+                else f"[tools.{name}]: no WASM tool is named {name!r}",
+                f"did you mean [tools.{close}]?"
+                if close and not known
+                else "grants are for WASM tools: built-in ones like http_fetch, or tools/<name>/",
+                at="key",
+                code="unknown-tool",
+            )
+        )
+    return problems
+
+
+def _relative(path: Path, root: Path) -> Path:
+    return path.relative_to(root) if path.is_relative_to(root) else path
+
+
+def _workspace_tools(root: Path, problems: list[Problem]) -> dict[str, Path]:
+    """Tool names declared by `tools/<dir>/tool.toml`, with the manifest declaring each.
+
+    The manifests' problems are added to `problems`.
+    """
     from caxton.tools.manifest import load_tool
 
     folder = root / TOOLS_DIR
     if not folder.is_dir():
-        return set()
+        return {}
     names: dict[str, Path] = {}
     for manifest in sorted(folder.glob("*/tool.toml")):
         tool = load_tool(manifest)
@@ -200,7 +280,7 @@ def _workspace_tools(root: Path, problems: list[Problem]) -> set[str]:
                         code="duplicate-tool",
                     )
                 )
-    return set(names)
+    return names
 
 
 def _mark_duplicate_names(agents: list[AgentFile]) -> None:

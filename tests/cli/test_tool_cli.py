@@ -6,8 +6,12 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from caxton.errors import ExitCode
-from caxton.tools.registry import BUILTIN_DIR
+from caxton.tools import registry
+from caxton.tools.catalog import BUILTIN_TOOLS
+from caxton.tools.registry import BUILTIN_DIR, ToolInfo, ToolUnavailable
 from tests.conftest import Cli
 
 
@@ -17,7 +21,8 @@ def test_list_marks_what_runs_where(workspace: Path, cli: Cli) -> None:
     rows = {line.split()[0]: line for line in result.out.splitlines()[1:]}
     assert " sandbox " in rows["text"]
     assert " runtime " in rows["memory_search"]
-    assert "not built yet" in rows["schema_validate"]
+    wasm = [t.name for t in BUILTIN_TOOLS if t.kind == "wasm"]
+    assert [name for name in wasm if " sandbox " not in rows[name]] == []  # every one is built
     data = {t["name"]: t for t in json.loads(cli("tool", "list", "--json").out)}
     assert data["text"]["limits"]["fuel"] == 1_000_000_000
     assert data["text"]["permissions"] == {"env": [], "http_hosts": [], "dirs": []}
@@ -60,8 +65,9 @@ def test_bad_calls(workspace: Path, cli: Cli) -> None:
     assert not_json.code == ExitCode.USAGE and "--call is not JSON" in not_json.err
     runtime = cli("tool", "test", "memory_search")
     assert runtime.code == ExitCode.NOT_FOUND and "agent runtime provides it" in runtime.err
-    unbuilt = cli("tool", "test", "schema_validate")
-    assert unbuilt.code == ExitCode.NOT_FOUND and "not built in this version" in unbuilt.err
+    unbuilt = ToolInfo("future_tool", "wasm", "built-in", "not shipped", {"type": "object"})
+    with pytest.raises(ToolUnavailable, match="not built in this version"):
+        registry.call(unbuilt, {}, workspace)
 
 
 def test_every_call_is_audited(workspace: Path, cli: Cli) -> None:

@@ -218,3 +218,15 @@ def check_chart_tool(sandbox: Sandbox, wasm: bytes) -> None:
 
 def test_chart_tool(sandbox: Sandbox) -> None:
     check_chart_tool(sandbox, (BUILTIN / "chart" / "chart.wasm").read_bytes())
+
+
+def test_every_template_tool_exists_and_wasm_ones_run_sandboxed() -> None:
+    from caxton.tools.registry import available_tools
+    from caxton.workspace.templates import template_agents
+
+    tools = {t.name: t for t in available_tools(None)}
+    for agent in template_agents():
+        for name in agent.tools:
+            assert name in tools, (agent.name, name)
+            tool = tools[name]
+            assert tool.kind != "wasm" or tool.manifest is not None, (agent.name, name)

@@ -98,6 +98,27 @@ def test_output_is_capped(sandbox: Sandbox) -> None:
         call_tool(sandbox, module, "chatty", {}, limits=RunLimits(output_bytes=1 << 20))
 
 
+def test_a_module_printing_a_gigabyte_is_cut_short(sandbox: Sandbox) -> None:
+    run = sandbox.run(sandbox.module(wat.flood(1 << 20, 1024)), b"", limits=RunLimits())
+    assert run.outcome == "output-too-large" and run.stdout == b""
+
+
+def test_endless_output_cannot_fill_memory(sandbox: Sandbox) -> None:
+    limits = RunLimits(fuel=10**15, timeout_seconds=1.0, output_bytes=1 << 20)
+    run = sandbox.run(sandbox.module(wat.flood(1 << 20, -1)), b"", limits=limits)
+    assert run.outcome == "output-too-large"
+    # the scratch file holds what the module wrote since the last tick, not 1 s worth (~1 GB)
+    stdout_file = Path(sandbox_scratch_paths()[1])
+    assert stdout_file.stat().st_blocks * 512 < 128 << 20
+    assert sandbox.run(sandbox.module(wat.writer("ok\n")), b"", limits=FAST).stdout == b"ok\n"
+
+
+def sandbox_scratch_paths() -> tuple[str, str, str]:
+    from caxton.tools import sandbox as module
+
+    return module._scratch.files.paths  # type: ignore[no-any-return]
+
+
 def test_a_module_that_does_not_answer(sandbox: Sandbox) -> None:
     module = sandbox.module(wat.writer("not json\n"))
     with pytest.raises(ToolRunError) as caught:

@@ -54,3 +54,19 @@ GROW = module(
     "(if (i32.eq (memory.grow (i32.const 2048)) (i32.const -1)) "
     "(then (call $proc_exit (i32.const 3)))) (call $proc_exit (i32.const 0))"
 )
+
+
+def flood(chunk: int, repeat: int) -> bytes:
+    """Writes `repeat` chunks of `chunk` zero bytes to stdout (repeat -1: until stopped)."""
+    pages = chunk // 65536 + 2
+    wat = f"""(module {IMPORTS}
+      (memory (export "memory") {pages})
+      (func (export "_start") (local $i i32)
+        (i32.store (i32.const 0) (i32.const 1024))
+        (i32.store (i32.const 4) (i32.const {chunk}))
+        (block $done (loop $again
+          (br_if $done (i32.eq (local.get $i) (i32.const {repeat})))
+          (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $again)))))"""
+    return bytes(wasmtime.wat2wasm(wat))

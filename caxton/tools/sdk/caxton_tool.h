@@ -66,6 +66,14 @@ int cx_fail(cx_out *out, const char *message);  /* writes the message, returns 1
 /* JSON helpers for tools that return JSON text. */
 void cx_write_json_string(cx_out *out, const char *text, size_t len);
 
+/* HTTP through the host: the only network a tool has, and only to the hosts its tool.toml
+   (`[permissions] http_hosts`) or the workspace grants. `request` is JSON text,
+   {"url": "https://...", "method": "GET", "headers": {"name": "value"}, "body": "..."}; the
+   answer is malloc'ed JSON text (free it), {"status": 200, "url": ..., "headers": {...},
+   "body": "..."} or {"error": "why nothing was fetched"}; NULL if the host gave none.
+   Redirects are followed by the host, each hop checked against the allowlist. */
+char *cx_http(const char *request, size_t len, size_t *answer_len);
+
 #ifdef CAXTON_TOOL_IMPLEMENTATION
 
 #include <stdarg.h>
@@ -112,22 +120,25 @@ int cx_fail(cx_out *out, const char *message) {
 
 void cx_write_json_string(cx_out *out, const char *s, size_t len) {
     static const char hex[] = "0123456789abcdef";
+    cx__reserve(out, len + 2);
     cx_write(out, "\"", 1);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
+    size_t i = 0;
+    while (i < len) {
+        size_t run = i;
+        while (i < len && s[i] != '"' && s[i] != '\\' && (unsigned char)s[i] >= 0x20) i++;
+        if (i > run) cx_write(out, s + run, i - run);  /* plain text is copied whole */
+        if (i >= len) break;
+        unsigned char c = (unsigned char)s[i++];
         switch (c) {
         case '"': cx_write(out, "\\\"", 2); break;
         case '\\': cx_write(out, "\\\\", 2); break;
         case '\n': cx_write(out, "\\n", 2); break;
         case '\r': cx_write(out, "\\r", 2); break;
         case '\t': cx_write(out, "\\t", 2); break;
-        default:
-            if (c < 0x20) {
-                char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-                cx_write(out, esc, 6);
-            } else {
-                cx_write(out, (const char *)&s[i], 1);
-            }
+        default: {
+            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            cx_write(out, esc, 6);
+        }
         }
     }
     cx_write(out, "\"", 1);
@@ -224,13 +235,17 @@ static unsigned long cx__hex4(const char *p) {
     return v;
 }
 
-/* Decode the JSON string at [p, end) (p at '"') into a malloc'ed C string. */
+/* Decode the JSON string at [p, end) (p at '"') into a malloc'ed C string. Runs without
+   escapes are copied whole: this is the hot loop of most tools. */
 static char *cx__decode(const char *p, const char *end) {
     cx_out s = {0};
-    cx__reserve(&s, 0);
+    cx__reserve(&s, (size_t)(end - p));  /* decoding never makes a string longer */
     s.data[0] = '\0';
     for (p++; p < end && *p != '"'; p++) {
-        if (*p != '\\') { cx_write(&s, p, 1); continue; }
+        const char *run = p;
+        while (p < end && *p != '"' && *p != '\\') p++;
+        if (p > run) cx_write(&s, run, (size_t)(p - run));
+        if (p >= end || *p == '"') break;
         if (++p >= end) break;
         switch (*p) {
         case 'n': cx_write(&s, "\n", 1); break;
@@ -347,7 +362,28 @@ int cx_arg_numbers(const cx_args *args, const char *key, double **values, size_t
     return 1;
 }
 
+/* ---- HTTP through the host (imports from the "caxton" module, see docs/tools.md) ---- */
+
+__attribute__((import_module("caxton"), import_name("http_request")))
+int cx__http_request(const char *request, int len);
+__attribute__((import_module("caxton"), import_name("http_response")))
+int cx__http_response(char *buffer, int capacity);
+
+char *cx_http(const char *request, size_t len, size_t *answer_len) {
+    int n = cx__http_request(request, (int)len);
+    if (n < 0) return NULL;
+    char *answer = malloc((size_t)n + 1);
+    if (!answer) return NULL;
+    int got = cx__http_response(answer, n);
+    if (got < 0) { free(answer); return NULL; }
+    answer[got] = '\0';
+    if (answer_len) *answer_len = (size_t)got;
+    return answer;
+}
+
 /* ---- the MCP loop ---- */
+
+#define CX__LITERAL(out, text) cx_write((out), (text), sizeof(text) - 1)
 
 static void cx__respond(const char *id, size_t id_len, const char *result, size_t len) {
     fputs("{\"jsonrpc\":\"2.0\",\"id\":", stdout);
@@ -376,12 +412,12 @@ static void cx__handle(const char *line, size_t len, const char *server, const c
     char *method = cx__decode(v, v_end);
     cx_out r = {0};
     if (strcmp(method, "initialize") == 0) {
-        cx_printf(&r, "{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{\"tools\":{}},"
-                      "\"serverInfo\":{\"name\":");
+        CX__LITERAL(&r, "{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{\"tools\":{}},"
+                        "\"serverInfo\":{\"name\":");
         cx_write_json_string(&r, server, strlen(server));
-        cx_printf(&r, ",\"version\":");
+        CX__LITERAL(&r, ",\"version\":");
         cx_write_json_string(&r, version, strlen(version));
-        cx_printf(&r, "}}");
+        CX__LITERAL(&r, "}}");
         cx__respond(id, (size_t)(id_end - id), r.data, r.len);
     } else if (strcmp(method, "tools/list") == 0) {
         cx_printf(&r, "{\"tools\":[");
@@ -412,9 +448,10 @@ static void cx__handle(const char *line, size_t len, const char *server, const c
             cx_args args = {a, (size_t)(a_end - a)};
             cx_out text = {0};
             int failed = tool->handler(&args, &text);
-            cx_printf(&r, "{\"content\":[{\"type\":\"text\",\"text\":");
+            CX__LITERAL(&r, "{\"content\":[{\"type\":\"text\",\"text\":");
             cx_write_json_string(&r, text.data ? text.data : "", text.len);
-            cx_printf(&r, "}],\"isError\":%s}", failed ? "true" : "false");
+            if (failed) CX__LITERAL(&r, "}],\"isError\":true}");
+            else CX__LITERAL(&r, "}],\"isError\":false}");
             cx__respond(id, (size_t)(id_end - id), r.data, r.len);
             free(text.data);
         }
