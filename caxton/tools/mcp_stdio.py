@@ -63,17 +63,21 @@ def session(method: str, params: dict[str, Any]) -> bytes:
     return _HANDSHAKE + json.dumps(request, separators=(",", ":")).encode() + b"\n"
 
 
-def responses(stdout: bytes) -> dict[int, dict[str, Any]]:
-    """JSON-RPC responses by id; lines that are not JSON objects with an id are ignored."""
-    out: dict[int, dict[str, Any]] = {}
-    for line in stdout.decode("utf-8", errors="replace").splitlines():
+def response(stdout: bytes, wanted: int) -> dict[str, Any] | None:
+    """The JSON-RPC response with id `wanted`; lines that are not JSON objects are ignored.
+
+    Read from the end: the answer to the request comes after the handshake's.
+    """
+    for line in reversed(stdout.split(b"\n")):
+        if b'"id"' not in line:
+            continue
         try:
             message = json.loads(line)
-        except json.JSONDecodeError:
+        except (UnicodeDecodeError, json.JSONDecodeError):
             continue
-        if isinstance(message, dict) and isinstance(message.get("id"), int):
-            out[message["id"]] = message
-    return out
+        if isinstance(message, dict) and message.get("id") == wanted:
+            return message
+    return None
 
 
 def request(
@@ -116,7 +120,7 @@ def request(
             "run it with `caxton tool test` to see its stderr",
             run,
         )
-    answer = responses(run.stdout).get(2)
+    answer = response(run.stdout, 2)
     if answer is None:
         stderr = run.stderr.decode("utf-8", errors="replace").strip()[-300:]
         raise ToolRunError(

@@ -188,3 +188,9 @@ def test_files_that_are_not_modules(sandbox: Sandbox) -> None:
         sandbox.module(b"#!/bin/sh\necho hi\n", source="`tools/x/x.wasm`")
     with pytest.raises(ModuleError, match="does not compile"):
         sandbox.module(b"\0asm\1\0\0\0\xff\xff")
+
+
+def test_a_module_without_start(sandbox: Sandbox) -> None:
+    module = sandbox.module(bytes(wasmtime.wat2wasm('(module (memory (export "memory") 1))')))
+    run = sandbox.run(module, b"", limits=FAST)
+    assert run.outcome == "trap" and "no `_start`" in run.detail

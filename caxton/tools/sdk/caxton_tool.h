@@ -76,12 +76,16 @@ char *cx_http(const char *request, size_t len, size_t *answer_len);
 
 #ifdef CAXTON_TOOL_IMPLEMENTATION
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct cx_out { char *data; size_t len, cap; };
+
+#define CX__LITERAL(out, text) cx_write((out), (text), sizeof(text) - 1)
 
 static void cx__reserve(cx_out *out, size_t extra) {
     if (out->len + extra + 1 <= out->cap) return;
@@ -383,22 +387,35 @@ char *cx_http(const char *request, size_t len, size_t *answer_len) {
 
 /* ---- the MCP loop ---- */
 
-#define CX__LITERAL(out, text) cx_write((out), (text), sizeof(text) - 1)
+/* Answers are collected here and written when the input read so far is used up: one write
+   for a whole batch of requests, still one per request when a client sends them one by one. */
+static cx_out cx__reply;
 
 static void cx__respond(const char *id, size_t id_len, const char *result, size_t len) {
-    fputs("{\"jsonrpc\":\"2.0\",\"id\":", stdout);
-    fwrite(id, 1, id_len, stdout);
-    fputs(",\"result\":", stdout);
-    fwrite(result, 1, len, stdout);
-    fputs("}\n", stdout);
+    CX__LITERAL(&cx__reply, "{\"jsonrpc\":\"2.0\",\"id\":");
+    cx_write(&cx__reply, id, id_len);
+    CX__LITERAL(&cx__reply, ",\"result\":");
+    cx_write(&cx__reply, result, len);
+    CX__LITERAL(&cx__reply, "}\n");
 }
 
 static void cx__error(const char *id, size_t id_len, int code, const char *message) {
-    cx_out m = {0};
-    cx_write_json_string(&m, message, strlen(message));
-    printf("{\"jsonrpc\":\"2.0\",\"id\":%.*s,\"error\":{\"code\":%d,\"message\":%s}}\n",
-           (int)id_len, id, code, m.data);
-    free(m.data);
+    CX__LITERAL(&cx__reply, "{\"jsonrpc\":\"2.0\",\"id\":");
+    cx_write(&cx__reply, id, id_len);
+    cx_printf(&cx__reply, ",\"error\":{\"code\":%d,\"message\":", code);
+    cx_write_json_string(&cx__reply, message, strlen(message));
+    CX__LITERAL(&cx__reply, "}}\n");
+}
+
+static void cx__flush(void) {
+    size_t done = 0;
+    while (done < cx__reply.len) {
+        ssize_t n = write(1, cx__reply.data + done, cx__reply.len - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;  /* nobody reads any more: nothing left to say */
+        done += (size_t)n;
+    }
+    cx__reply.len = 0;
 }
 
 static void cx__handle(const char *line, size_t len, const char *server, const char *version,
@@ -464,14 +481,30 @@ static void cx__handle(const char *line, size_t len, const char *server, const c
 }
 
 int cx_serve(const char *server_name, const char *version, const cx_tool *tools, size_t count) {
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    while ((len = getline(&line, &cap, stdin)) > 0) {
-        cx__handle(line, (size_t)len, server_name, version, tools, count);
-        fflush(stdout);
+    /* Raw reads, not stdio: each read takes what is there (the whole session when the host
+       wrote it to a file; one request at a time from an interactive client), every complete
+       line is handled, and the answers go out before the next read could wait. */
+    cx_out in = {0};
+    for (;;) {
+        cx__reserve(&in, 64 * 1024);
+        ssize_t n = read(0, in.data + in.len, in.cap - in.len - 1);
+        if (n < 0 && errno == EINTR) continue;
+        int eof = n <= 0;
+        if (!eof) in.len += (size_t)n;
+        char *p = in.data, *end = in.data + in.len;
+        for (char *nl; (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; p = nl + 1)
+            if (nl > p) cx__handle(p, (size_t)(nl + 1 - p), server_name, version, tools, count);
+        if (eof && p < end) {  /* a last line without its newline */
+            cx__handle(p, (size_t)(end - p), server_name, version, tools, count);
+            p = end;
+        }
+        in.len = (size_t)(end - p);
+        memmove(in.data, p, in.len);
+        cx__flush();
+        if (eof) break;
     }
-    free(line);
+    free(in.data);
+    free(cx__reply.data);
     return 0;
 }
 
