@@ -17,8 +17,9 @@ class ExitCode(IntEnum):
     NOT_FOUND = 4  # a workspace, agent, template or file that was named does not exist
     CONFLICT = 5  # the action would overwrite or duplicate something (use --force where offered)
     IO = 6  # a file could not be read or written (permissions, not a file, too large)
-    UNAVAILABLE = 7  # a store is held by another process, corrupt, or from a newer Caxton
+    UNAVAILABLE = 7  # a store or a model is unavailable (locked, corrupt, unreachable, refused)
     TOOL_FAILED = 8  # a tool hit a limit, crashed, answered badly, or returned an error result
+    LIMIT = 9  # a request stopped at one of its agent's limits (turns, tool calls, time, cost)
     INTERRUPTED = 130  # Ctrl-C
 
 

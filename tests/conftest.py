@@ -25,6 +25,9 @@ def isolated_home(
     monkeypatch.delenv("CAXTON_EMBEDDER", raising=False)  # the shipped model, always
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.setenv("CAXTON_FORBID_REAL_LLM", "1")  # only the `test` and `replay` models
+    for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(key, raising=False)
     return home
 
 

@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "route": ("caxton.cli.route", "Show which agent would take a request, and why."),
     "memory": ("caxton.cli.memory", "Search and edit the workspace's local memory."),
     "tool": ("caxton.cli.tool", "List, inspect and try the tools agents can call."),
+    "run": ("caxton.cli.run", "Send one request to an agent and stream the answer."),
+    "chat": ("caxton.cli.run:chat_app", "Talk to one agent, a line at a time."),
 }
 
 
@@ -35,8 +37,9 @@ class LazyGroup(TyperGroup):
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name not in COMMANDS:
             return None
-        module = importlib.import_module(COMMANDS[cmd_name][0])
-        command = typer.main.get_command(module.app)
+        module_name, _, attribute = COMMANDS[cmd_name][0].partition(":")
+        module = importlib.import_module(module_name)
+        command = typer.main.get_command(getattr(module, attribute or "app"))
         command.name = cmd_name
         command.short_help = COMMANDS[cmd_name][1]
         return command

@@ -117,7 +117,7 @@ def available_tools(root: Path | None) -> list[ToolInfo]:
     tools: dict[str, ToolInfo] = {}
     for entry in BUILTIN_TOOLS:
         tools[entry.name] = built.get(entry.name) or ToolInfo(
-            entry.name, entry.kind, "built-in", entry.description, {"type": "object"}
+            entry.name, entry.kind, "built-in", entry.description, entry.input_schema
         )
     if root is not None and (root / TOOLS_DIR).is_dir():
         for tool in _wasm_tools(root / TOOLS_DIR, "workspace"):

@@ -12,6 +12,7 @@ from caxton.workspace.values import Duration
 KEY_NAME_PATTERN = r"[a-z][a-z0-9_-]{0,62}"
 KEY_NAME_HINT = "use lowercase letters, digits, `-` and `_`, starting with a letter"
 ENV_VAR_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
+MODEL_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}"
 HOST_PATTERN = r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?"
 
 
@@ -53,6 +54,24 @@ class ProviderConfig:
     timeout: Duration = field(
         Duration(60.0, "60s"), doc="read timeout per request (1s to 10m)", ge=1, le=600
     )
+    cassette: str | None = field(
+        None,
+        doc="replay: the cassette file, relative to the workspace",
+        min_len=1,
+        examples=["cassettes/session.jsonl"],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPrice:
+    """What a model costs, in US dollars per million tokens."""
+
+    input: float = field(
+        doc="USD per million input (prompt) tokens", ge=0, le=10000, examples=[2.5]
+    )
+    output: float = field(
+        doc="USD per million output (completion) tokens", ge=0, le=10000, examples=[10.0]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +86,12 @@ class LlmDefaults:
         doc="extra providers by name",
         key_pattern=KEY_NAME_PATTERN,
         pattern_hint=KEY_NAME_HINT,
+    )
+    prices: dict[str, ModelPrice] = field(
+        factory=dict,
+        doc="model prices by model name, overriding the built-in table",
+        key_pattern=MODEL_NAME_PATTERN,
+        pattern_hint='use the model\'s name as the API knows it, e.g. [llm.prices."gpt-4o"]',
     )
 
 

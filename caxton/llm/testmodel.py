@@ -1,0 +1,124 @@
+"""The `test` model: calls each allowed tool once, then answers from what the tools returned.
+
+Deterministic and offline, for tests, benchmarks and trying a workspace without a key. Its
+answers start with "[test model]" and its responses are marked `deterministic`, so no one
+mistakes them for a real model's. It is on the per-request hot path of every benchmark, so it
+does the least work it can: one pass over the conversation, arguments from cached plans.
+"""
+
+from __future__ import annotations
+
+from caxton.llm.base import (
+    FinishReason,
+    Message,
+    ModelRequest,
+    ModelResponse,
+    OnText,
+    ToolCall,
+    Usage,
+)
+from caxton.llm.schema_args import arguments_for
+
+LABEL = "[test model]"
+MODEL = "test"
+REQUEST_CHARS = 200  # of the user's request, quoted in the answer
+RESULT_CHARS = 200  # of each tool result, quoted in the answer
+# of the user's message, put in the tools' content fields: room for the request, and a bound on
+# what it writes to memory and files (a prompt that includes memory would otherwise be stored
+# whole on every run, and grow the next prompt, which would be stored whole...)
+ARGUMENT_CHARS = 500
+WORDS_PER_CHUNK = 8  # streamed text arrives in groups of words, like a real model's
+
+
+class TestModel:
+    """A `Provider` that needs no network: tool calls first, then a summary of their results."""
+
+    __test__ = False  # its name starts with "Test"; pytest must not collect it
+    deterministic = True
+
+    def __init__(self, name: str = "test") -> None:
+        self.name = name
+
+    def complete(
+        self,
+        request: ModelRequest,
+        *,
+        on_text: OnText | None = None,
+        deadline: float | None = None,  # it answers at once: nothing to give up on
+    ) -> ModelResponse:
+        called: set[str] = set()
+        calls = 0
+        user = ""
+        chars = 0
+        for message in request.messages:
+            chars += len(message.content)
+            if message.role == "user":
+                user = message.content
+            elif message.tool_calls:
+                calls += len(message.tool_calls)
+                called.update(c.name for c in message.tool_calls)
+        finish: FinishReason
+        new: list[ToolCall] = []
+        text = user[:ARGUMENT_CHARS]
+        for tool in request.tools:
+            if tool.name not in called:
+                called.add(tool.name)
+                calls += 1
+                arguments = arguments_for(tool.input_schema, text=text)
+                new.append(ToolCall(f"call_{calls}", tool.name, arguments))
+        if new:
+            message = Message("assistant", "", tuple(new))
+            out_chars = sum(24 + len(c.name) for c in new)
+            finish = "tool_calls"
+        else:
+            reply = answer(request.messages, user)
+            limit = max(1, request.max_tokens) * 4
+            finish = "stop"
+            if len(reply) > limit:
+                reply, finish = reply[:limit], "length"
+            if on_text is not None:
+                stream_text(reply, on_text)
+            message = Message("assistant", reply)
+            out_chars = len(reply)
+        return ModelResponse(
+            message,
+            Usage((chars + 3) // 4 + 4 * len(request.messages), (out_chars + 3) // 4),
+            MODEL,
+            self.name,
+            finish,
+            cost_usd=0.0,
+            deterministic=True,
+        )
+
+
+def answer(messages: tuple[Message, ...], request: str) -> str:
+    """The final answer: the request, then one line per tool result, in the order they came."""
+    lines = [f"{LABEL} request: {_one_line(request, REQUEST_CHARS) or '(none)'}"]
+    names: dict[str, str] = {}
+    for message in messages:
+        if message.role == "assistant":
+            for call in message.tool_calls:
+                names[call.id] = call.name
+        elif message.role == "tool":
+            name = message.name or names.get(message.tool_call_id or "", "?")
+            status = " failed" if message.is_error else ""
+            lines.append(f"tool {name}{status}: {_one_line(message.content, RESULT_CHARS)}")
+    if len(lines) == 1:
+        lines.append("no tools were called.")
+    return "\n".join(lines)
+
+
+def _one_line(text: str, limit: int) -> str:
+    short = " ".join(text[:limit].split())
+    return short + "..." if len(text) > limit else short
+
+
+def stream_text(text: str, on_text: OnText) -> None:
+    """Send `text` to `on_text` in groups of words; the pieces join back to `text` exactly."""
+    if not text:
+        return
+    words = text.split(" ")
+    last = len(words) - WORDS_PER_CHUNK
+    for start in range(0, len(words), WORDS_PER_CHUNK):
+        chunk = " ".join(words[start : start + WORDS_PER_CHUNK])
+        on_text(chunk + " " if start < last else chunk)

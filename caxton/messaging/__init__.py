@@ -1,0 +1,1 @@
+"""FIPA-ACL lite messages between agents: delegation, broadcast, contract-net."""

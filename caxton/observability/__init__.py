@@ -1,0 +1,1 @@
+"""Traces (spans with OpenTelemetry GenAI names), and later metrics and logs."""

@@ -1,0 +1,1 @@
+"""The agent runtime: on-demand execution of requests, limits and budgets."""
