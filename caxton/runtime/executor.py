@@ -11,10 +11,10 @@ with the reason and the trace so far.
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -414,14 +414,14 @@ class Limiter:
 
 
 def new_conversation_id() -> str:
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def find_agent(snapshot: Snapshot, name: str) -> AgentConfig:
-    from caxton.workspace.schema import suggest
-
     if name in snapshot.agents:
         return snapshot.agents[name]
+    from caxton.workspace.schema import suggest
+
     if name in snapshot.invalid:
         raise CaxtonError(
             f"agent {name!r} has problems and cannot run: {snapshot.invalid[name]}",

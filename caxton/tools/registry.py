@@ -432,7 +432,10 @@ def _check_arguments(tool: ToolInfo, arguments: dict[str, Any], validator: Any =
     """Arguments are checked against the tool's input schema before the tool runs."""
     import jsonschema
 
-    error = jsonschema.exceptions.best_match((validator or _validator(tool)).iter_errors(arguments))
+    validator = validator or _validator(tool)
+    if next(validator.iter_errors(arguments), None) is None:
+        return  # valid: the common case stops at the first (absent) error
+    error = jsonschema.exceptions.best_match(validator.iter_errors(arguments))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "the arguments"
         raise ToolArgumentsError(
