@@ -166,12 +166,14 @@ class Executor:
         wasm_tools: ToolHandler,
         memory_recall: Callable[[ExecutionContext, str], str] | None,
         auto_store: Callable[[ExecutionContext, str, str], None] | None,
+        capabilities: Callable[[ExecutionContext, str], list[str]] | None = None,
     ) -> None:
         self._providers = provider
         self._host_tools = host_tools
         self._wasm_tools = wasm_tools
         self._recall = memory_recall
         self._auto_store = auto_store
+        self._capabilities = capabilities
 
     def run(self, ctx: ExecutionContext, request: str) -> ExecutionResult:
         agent = ctx.agent
@@ -179,15 +181,7 @@ class Executor:
         messages: list[Message] = []
         try:
             messages = self._prompt(ctx, request)
-            specs = tuple(
-                ToolSpec(
-                    name,
-                    ctx.snapshot.tools[name].description,
-                    ctx.snapshot.tools[name].input_schema,
-                )
-                for name in agent.tools
-                if name in ctx.snapshot.tools
-            )
+            specs = self._specs(ctx, request)
             providers = self._providers(agent, ctx.snapshot)
             while True:
                 self._check(ctx, "turn")
@@ -234,6 +228,30 @@ class Executor:
         )
 
     # ----- the steps -----------------------------------------------------------------------
+
+    def _specs(self, ctx: ExecutionContext, request: str) -> tuple[ToolSpec, ...]:
+        """The agent's tools as the model sees them. The messaging tools' `capability` is
+        limited to what the other agents can do, most relevant to this request first, so a
+        model asks for capabilities that exist."""
+        specs = []
+        capabilities: list[str] | None = None
+        for name in ctx.agent.tools:
+            tool = ctx.snapshot.tools.get(name)
+            if tool is None:
+                continue
+            schema = tool.input_schema
+            if tool.kind == "messaging" and self._capabilities is not None:
+                if capabilities is None:
+                    capabilities = self._capabilities(ctx, request)
+                if capabilities:
+                    properties = dict(schema.get("properties", {}))
+                    properties["capability"] = {
+                        **properties.get("capability", {}),
+                        "enum": capabilities,
+                    }
+                    schema = {**schema, "properties": properties}
+            specs.append(ToolSpec(name, tool.description, schema))
+        return tuple(specs)
 
     def _prompt(self, ctx: ExecutionContext, request: str) -> list[Message]:
         agent = ctx.agent
@@ -298,7 +316,10 @@ class Executor:
             },
         ) as span:
             response = complete_with_fallback(
-                providers, request, on_text=ctx.on_text, deadline=ctx.deadline
+                providers,
+                request,
+                on_text=self._budgeted(ctx, providers[0], request),
+                deadline=ctx.deadline,
             )
             span.set(
                 **{
@@ -322,6 +343,39 @@ class Executor:
         else:
             ctx.cost_usd += response.cost_usd
         return response
+
+    def _budgeted(
+        self, ctx: ExecutionContext, provider: Provider, request: ModelRequest
+    ) -> OnText | None:
+        """The text callback, guarded by the budget: while a priced model streams, its cost so
+        far is estimated (4 characters a token) and the stream is cut once the request would
+        be over `max_cost_usd`. Unpriced and deterministic models are passed through."""
+        cost = getattr(provider, "cost", None)
+        model = request.model or getattr(provider, "model", None) or ""
+        if provider.deterministic or cost is None or not model or not ctx.cost_known:
+            return ctx.on_text
+        prompt_tokens = sum(len(m.content) for m in request.messages) // 4
+        budget = ctx.agent.limits.max_cost_usd
+        spent = ctx.cost_usd
+        streamed = 0
+        forward = ctx.on_text
+
+        def on_text(text: str) -> None:
+            nonlocal streamed
+            streamed += len(text)
+            estimate = cost((model,), Usage(prompt_tokens, streamed // 4), reported=True)
+            if estimate is not None and spent + estimate > budget:
+                ctx.cost_usd = spent + estimate  # an estimate: the usage never arrived
+                raise LimitReached(
+                    "max_cost_usd",
+                    f"the answer being streamed would take the request past its ${budget} "
+                    f"budget (about ${spent + estimate:.4f} so far); the stream was cut; "
+                    f"raise [limits] max_cost_usd in agents/{ctx.agent.name}.toml",
+                )
+            if forward is not None:
+                forward(text)
+
+        return on_text
 
     def _tool(self, ctx: ExecutionContext, call: ToolCall) -> Message:
         """Run one call the model asked for; the answer goes back to the model as a message.
@@ -367,7 +421,11 @@ class Executor:
                 span.fail(text)
                 return _result(call, text, error=True)
             try:
-                handler = self._host_tools.get(tool.kind, self._wasm_tools)
+                handler = self._host_tools.get(tool.kind)
+                if handler is None:
+                    handler = self._wasm_tools  # checks arguments itself, then audits the call
+                else:
+                    check_host_arguments(tool, call.arguments)
                 text, is_error = handler(ctx, tool, call.arguments, span)
             except LimitReached:
                 raise
@@ -380,6 +438,19 @@ class Executor:
             if is_error:
                 span.fail(text[:300])
             return _result(call, text, error=is_error)
+
+
+_host_validators: dict[str, Any] = {}
+
+
+def check_host_arguments(tool: ToolInfo, arguments: dict[str, Any]) -> None:
+    """A host tool's arguments against its input schema, as the registry does for the others."""
+    from caxton.tools.registry import check_arguments, validator_for
+
+    validator = _host_validators.get(tool.name)
+    if validator is None:
+        validator = _host_validators[tool.name] = validator_for(tool)
+    check_arguments(tool, arguments, validator)
 
 
 def _result(call: ToolCall, text: str, error: bool = False) -> Message:

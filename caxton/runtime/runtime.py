@@ -68,6 +68,7 @@ class Runtime:
             self._wasm_tool,
             self._recall,
             self._auto_store,
+            self._capabilities,
         )
 
     # ----- the workspace -----------------------------------------------------------------------
@@ -237,6 +238,15 @@ class Runtime:
                 self._routed_snapshot = snapshot
             router = self._router
         return router.route(text, top=top)
+
+    def _capabilities(self, ctx: ExecutionContext, request: str) -> list[str]:
+        """The other agents' capabilities, those of the agents best fitting `request` first."""
+        others = {n: a for n, a in ctx.snapshot.agents.items() if n != ctx.agent.name}
+        if not others:
+            return []
+        ranked = [c.agent for c in self.route(request, top=len(ctx.snapshot.agents)).candidates]
+        order = [n for n in ranked if n in others] + sorted(n for n in others if n not in ranked)
+        return list(dict.fromkeys(c for n in order for c in others[n].capabilities))
 
     # ----- models ------------------------------------------------------------------------------
 

@@ -209,7 +209,7 @@ def _call_mcp(tool: ToolInfo, arguments: dict[str, Any], root: Path | None, call
         )
 
     def check(schema: dict[str, Any]) -> None:
-        _check_arguments(replace(tool, input_schema=schema), arguments)
+        check_arguments(replace(tool, input_schema=schema), arguments)
 
     record: dict[str, Any] = {
         "tool": tool.name,
@@ -293,7 +293,7 @@ class ToolRunner:
         from caxton.tools.mcp_stdio import ToolRunError, call_tool
 
         prepared = self._prepare(tool)
-        _check_arguments(tool, arguments, prepared.validator)
+        check_arguments(tool, arguments, prepared.validator)
         manifest = tool.manifest
         assert manifest is not None
         env = {k: os.environ[k] for k in manifest.permissions.env if k in os.environ}
@@ -379,7 +379,7 @@ class ToolRunner:
                 max_bytes=manifest.limits.http_response.bytes,
                 max_requests=manifest.limits.http_requests,
             ),
-            validator=_validator(tool),
+            validator=validator_for(tool),
             stamp=stamp,
         )
         self._prepared[tool.name] = prepared
@@ -412,7 +412,7 @@ def granted_hosts(root: Path | None, tool: ToolInfo) -> list[str]:
     return list(grant.http_hosts) if grant is not None and not checker.issues else []
 
 
-def _validator(tool: ToolInfo) -> Any:
+def validator_for(tool: ToolInfo) -> Any:
     """A validator for the tool's input schema, the schema itself checked once."""
     import jsonschema
 
@@ -428,11 +428,11 @@ def _validator(tool: ToolInfo) -> Any:
     return cls(tool.input_schema)
 
 
-def _check_arguments(tool: ToolInfo, arguments: dict[str, Any], validator: Any = None) -> None:
+def check_arguments(tool: ToolInfo, arguments: dict[str, Any], validator: Any = None) -> None:
     """Arguments are checked against the tool's input schema before the tool runs."""
     import jsonschema
 
-    validator = validator or _validator(tool)
+    validator = validator or validator_for(tool)
     if next(validator.iter_errors(arguments), None) is None:
         return  # valid: the common case stops at the first (absent) error
     error = jsonschema.exceptions.best_match(validator.iter_errors(arguments))

@@ -14,7 +14,7 @@ from caxton.errors import ExitCode
 from caxton.llm.base import FORBID_ENV
 from caxton.runtime.runtime import Runtime
 from tests.conftest import Cli
-from tests.llm.fake_servers import FakeServer, Reply, openai_completion
+from tests.llm.fake_servers import FakeServer, Reply, openai_completion, openai_stream
 
 KEY_ENV = "CAXTON_FAKE_KEY"
 
@@ -182,3 +182,16 @@ def test_record_then_replay_offline(root: Path, server: FakeServer, cli: Cli) ->
     changed = cli("run", "--agent", "recorded", "count something else", "--model", "tape")
     assert changed.code == ExitCode.UNAVAILABLE
     assert "session.jsonl" in changed.err and "--record" in changed.err
+
+
+def test_the_budget_cuts_a_stream(root: Path, server: FakeServer, cli: Cli) -> None:
+    agent(root, "talker", [], "max_cost_usd = 0.001\n")
+    config = root / "caxton.toml"
+    config.write_text(config.read_text() + '\n[llm.prices."gpt-4o"]\ninput = 2.5\noutput = 10.0\n')
+    words = [f"word{i} " for i in range(2000)]  # ~3,000 tokens: $0.03, thirty times the budget
+    server.push(Reply(events=openai_stream(words, usage=(50, 3000)), pause=0.0))
+    result = cli("run", "--agent", "talker", "tell me everything")
+    assert result.code == ExitCode.LIMIT
+    assert "would take the request past its $0.001 budget" in result.err
+    streamed = result.out.split()
+    assert 0 < len(streamed) < 600  # cut early, not after the whole answer
