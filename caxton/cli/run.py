@@ -19,6 +19,7 @@ chat_app = typer.Typer(add_completion=False)
 
 MODEL_HELP = "Provider every agent uses for this run instead of its own, e.g. `test` (offline)."
 RECORD_HELP = "Record every model turn to this cassette, for the `replay` model."
+MAX_HISTORY = 20  # earlier exchanges a chat sends the model with each line
 
 
 def _runtime(model: str | None, record: Path | None) -> Any:
@@ -106,12 +107,13 @@ def chat(
     record: Path | None = typer.Option(None, "--record", help=RECORD_HELP),
 ) -> None:
     """Talk to one agent, a line at a time (empty line or Ctrl-D to stop). Each line is one
-    request in one conversation; the agent's memory carries what it keeps between them."""
+    request in one conversation; the model sees the earlier exchanges of the chat."""
     from caxton.runtime.executor import find_agent, new_conversation_id
 
     runtime = _runtime(model, record)
     find_agent(runtime.snapshot, agent)  # a wrong name fails before the prompt
     conversation = new_conversation_id()
+    history: list[tuple[str, str]] = []
     output.say(f"chatting with {agent} (conversation {conversation[:12]}); empty line to stop")
     try:
         while True:
@@ -123,8 +125,14 @@ def chat(
                 break
             runtime.reload()  # edits to the workspace apply from the next line on
             result = runtime.execute(
-                line, agent=agent, on_text=_stream(), conversation_id=conversation
+                line,
+                agent=agent,
+                on_text=_stream(),
+                conversation_id=conversation,
+                history=tuple(history[-MAX_HISTORY:]),
             )
+            if result.answer:
+                history.append((line, result.answer))
             sys.stdout.write("\n" if result.answer else "")
             output.say(_summary(result))
             if result.stop_reason != "done":

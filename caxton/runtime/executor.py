@@ -75,6 +75,7 @@ class ExecutionContext:
     chain: tuple[str, ...]  # agents on the way here, this one last (cycle detection)
     deadline: float  # time.monotonic()
     on_text: OnText | None
+    history: tuple[tuple[str, str], ...] = ()  # earlier (request, answer) pairs of a chat
     turns: int = 0
     tool_calls: int = 0
     usage: Usage = field(default_factory=Usage)
@@ -264,7 +265,12 @@ class Executor:
         values["context"] = context
         system = render(agent.system_prompt, values)
         user = render(agent.user_prompt_template, values)
-        return [Message("system", system), Message("user", user)]
+        earlier = [
+            message
+            for asked, answered in ctx.history
+            for message in (Message("user", asked), Message("assistant", answered))
+        ]
+        return [Message("system", system), *earlier, Message("user", user)]
 
     def _check(self, ctx: ExecutionContext, before: str) -> None:
         limits = ctx.agent.limits

@@ -116,8 +116,10 @@ class Runtime:
         agent: str | None = None,
         on_text: OnText | None = None,
         conversation_id: str | None = None,
+        history: tuple[tuple[str, str], ...] = (),
     ) -> ExecutionResult:
-        """Answer one request: routed when no agent is named. Refused when overloaded."""
+        """Answer one request: routed when no agent is named. Refused when overloaded.
+        `history` gives the model earlier (request, answer) pairs of a chat."""
         with self.limiter:
             snapshot = self.snapshot
             trace = Trace()
@@ -130,7 +132,16 @@ class Runtime:
                     agent, route = self._route_request(snapshot, trace, root, request)
                 config = find_agent(snapshot, agent)
                 result = self._run(
-                    snapshot, config, trace, root, request, conversation, 0, (), on_text
+                    snapshot,
+                    config,
+                    trace,
+                    root,
+                    request,
+                    conversation,
+                    0,
+                    (),
+                    on_text,
+                    history=history,
                 )
                 root.set(**{"caxton.stop_reason": result.stop_reason})
         if route is not None:
@@ -171,6 +182,7 @@ class Runtime:
         on_text: OnText | None,
         *,
         deadline: float | None = None,
+        history: tuple[tuple[str, str], ...] = (),
     ) -> ExecutionResult:
         own_deadline = time.monotonic() + config.limits.timeout.seconds
         with trace.span(
@@ -194,6 +206,7 @@ class Runtime:
                 (*chain, config.name),
                 min(own_deadline, deadline) if deadline is not None else own_deadline,
                 on_text,
+                history,
             )
             return self.executor.run(ctx, request)
 

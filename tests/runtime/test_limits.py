@@ -195,3 +195,17 @@ def test_the_budget_cuts_a_stream(root: Path, server: FakeServer, cli: Cli) -> N
     assert "would take the request past its $0.001 budget" in result.err
     streamed = result.out.split()
     assert 0 < len(streamed) < 600  # cut early, not after the whole answer
+
+
+def test_a_chat_sends_the_earlier_exchanges(root: Path, server: FakeServer) -> None:
+    agent(root, "friend", [])
+    server.push(answer("Nice to meet you, Ada."))
+    history = (("My name is Ada.", "Hello Ada!"),)
+    result = Runtime(root).execute("What is my name?", agent="friend", history=history)
+    assert result.answer == "Nice to meet you, Ada."
+    sent = [(m["role"], m["content"]) for m in server.requests[0].body["messages"]]
+    assert sent[1:] == [
+        ("user", "My name is Ada."),
+        ("assistant", "Hello Ada!"),
+        ("user", "What is my name?"),
+    ]

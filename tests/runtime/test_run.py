@@ -162,3 +162,18 @@ def test_requests_in_flight_keep_their_snapshot(workspace: Path) -> None:
         worker.join(10)
         runtime.close()
     assert results[0].agent == "assistant" and results[0].stop_reason == "done"
+
+
+def test_chat_is_a_line_repl_with_one_conversation(
+    workspace: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("hello\nand again\n\nnot read\n"))
+    result = cli("chat", "assistant", "--model", "test")
+    assert result.code == 0, result.err
+    answers = [line for line in result.out.splitlines() if line.startswith("[test model]")]
+    assert len(answers) == 2  # the empty line ended the chat
+    assert "chatting with assistant" in result.err and result.err.count("assistant: ") == 2
+    wrong = cli("chat", "nobody", "--model", "test")
+    assert wrong.code == ExitCode.NOT_FOUND and "no agent named 'nobody'" in wrong.err
