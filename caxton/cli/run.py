@@ -55,10 +55,9 @@ def _finish(result: Any) -> None:
 
     if result.stop_reason == "done":
         return
-    detail, _, hint = result.detail.partition("\nhint: ")
-    if result.stop_reason == "error":
-        output.error(detail, hint or None)
-        raise typer.Exit(int(ExitCode.UNAVAILABLE))
+    if result.error is not None:
+        raise result.error  # reported with its hint and exit code like any other error
+    detail = result.detail.partition("\nhint: ")[0]
     output.warn(f"stopped at a limit ({result.stop_reason}): {detail}", None)
     raise typer.Exit(int(ExitCode.LIMIT))
 
@@ -96,7 +95,8 @@ def run(
         sys.stdout.write("\n")
     if result.route is not None:
         output.say(f"routed to {result.agent}: {result.route['reason']}")
-    output.say(_summary(result))
+    if result.error is None:
+        output.say(_summary(result))
     _finish(result)
 
 

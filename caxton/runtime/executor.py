@@ -106,6 +106,7 @@ class ExecutionResult:
     deterministic: bool  # answered by the `test` or `replay` model
     models: tuple[str, ...]
     route: dict[str, Any] | None = None
+    error: CaxtonError | None = None  # what ended a request whose stop_reason is "error"
 
     @property
     def ok(self) -> bool:
@@ -179,6 +180,7 @@ class Executor:
     def run(self, ctx: ExecutionContext, request: str) -> ExecutionResult:
         agent = ctx.agent
         answer, reason, detail = "", "done", ""
+        error: CaxtonError | None = None
         messages: list[Message] = []
         try:
             messages = self._prompt(ctx, request)
@@ -205,7 +207,7 @@ class Executor:
                 )
                 answer = _last_text(messages)
             else:
-                reason = "error"
+                reason, error = "error", exc
                 detail = exc.message + (f"\nhint: {exc.hint}" if exc.hint else "")
                 ctx.span.fail(exc.message)
         if reason == "done" and self._auto_store is not None and agent.memory.auto_store:
@@ -226,6 +228,7 @@ class Executor:
             ctx.tool_calls,
             ctx.deterministic,
             tuple(dict.fromkeys(ctx.models)),
+            error=error,
         )
 
     # ----- the steps -----------------------------------------------------------------------
