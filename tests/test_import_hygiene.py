@@ -21,6 +21,7 @@ HEAVY = [
     "caxton_tui",
     "mcp",
     "pydantic",
+    "jwt",
 ]
 
 PROBE = """

@@ -25,6 +25,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tool": ("caxton.cli.tool", "List, inspect and try the tools agents can call."),
     "run": ("caxton.cli.run", "Send one request to an agent and stream the answer."),
     "chat": ("caxton.cli.run:chat_app", "Talk to one agent, a line at a time."),
+    "token": ("caxton.cli.token", "Create, list and revoke server tokens."),
+    "trace": ("caxton.cli.trace", "Show a request's span tree: durations, tokens, cost, fuel."),
+    "logs": ("caxton.cli.trace:logs_app", "List recent requests; `logs off|on` stops or resumes."),
 }
 
 

@@ -1,7 +1,9 @@
 """`caxton run "request"` and `caxton chat AGENT`: agents answering, in this process.
 
 The answer streams to stdout as the model writes it; a short trace summary and any stop reason
-go to stderr. (The TUI and `caxton serve` run the same runtime behind HTTP.)
+go to stderr. Each request is then logged to the workspace's trace store (`caxton logs`), after
+the answer is out, so logging never delays or fails a run. (The TUI and `caxton serve` run the
+same runtime behind HTTP.)
 """
 
 from __future__ import annotations
@@ -50,6 +52,22 @@ def _summary(result: Any) -> str:
     )
 
 
+def _log(root: Path, result: Any, request: str) -> None:
+    """Save the request to the local trace store; a failure is a warning, never the run's."""
+    from caxton.observability.store import TraceStore, logging_enabled, store_path
+
+    sys.stdout.flush()  # the answer is out before the store is opened
+    if not logging_enabled(root):
+        return
+    try:
+        with TraceStore.open(store_path(root)) as store:
+            store.save(result, request)
+    except Exception as exc:
+        message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        hint = getattr(exc, "hint", None) or "`caxton logs off` stops logging local runs"
+        output.warn(f"trace {result.trace.trace_id[:12]} not logged: {message}", hint)
+
+
 def _finish(result: Any) -> None:
     from caxton.errors import ExitCode
 
@@ -87,6 +105,7 @@ def run(
         data = result.to_json()
         data["spans"] = result.trace.to_json()
         output.emit_json(data)
+        _log(runtime.root, result, request)
         _finish(result)
         return
     if not streamed and result.answer:
@@ -97,6 +116,7 @@ def run(
         output.say(f"routed to {result.agent}: {result.route['reason']}")
     if result.error is None:
         output.say(_summary(result))
+    _log(runtime.root, result, request)
     _finish(result)
 
 
@@ -138,5 +158,6 @@ def chat(
             if result.stop_reason != "done":
                 detail = result.detail.partition("\nhint: ")[0]
                 output.warn(f"stopped ({result.stop_reason}): {detail}", None)
+            _log(runtime.root, result, line)
     finally:
         runtime.close()
