@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "token": ("caxton.cli.token", "Create, list and revoke server tokens."),
     "trace": ("caxton.cli.trace", "Show a request's span tree: durations, tokens, cost, fuel."),
     "logs": ("caxton.cli.trace:logs_app", "List recent requests; `logs off|on` stops or resumes."),
+    "serve": ("caxton.cli.serve", "Serve workspaces over HTTP: agents, messages, traces."),
+    "health": ("caxton.cli.serve:health_app", "Check that a server answers; exit 0, or 7."),
 }
 
 
