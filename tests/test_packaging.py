@@ -109,3 +109,9 @@ def test_installed_wheel_runs_init_with_every_template(wheel: Path, tmp_path: Pa
     done = caxton("validate", cwd=workspace)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{len(template_names()) + 2} files checked, no problems" in done.stderr
+    # the README's main job ends with a request: the installed wheel's WASM tools, embedding
+    # model and test model answer it offline
+    data_analyzer = template_names().index("data-analyzer")
+    done = caxton("run", "--agent", f"agent-{data_analyzer}", "describe 3, 5 and 8", cwd=workspace)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("[test model]") and "tool stats: {" in done.stdout
