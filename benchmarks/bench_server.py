@@ -361,9 +361,11 @@ def run(args: argparse.Namespace, temp: Path, stack: ExitStack) -> None:
     messages = f"{api}/messages"
     bare_post = Subject("bare POST / (same body)", post(client, f"{bare.url}/", BODY))
     lean = Subject(f"POST messages {LEAN}", post(authed, messages, {**BODY, "agent": LEAN}))
-    starter = Subject("POST messages assistant", post(authed, messages, {**BODY, "agent": "assistant"}))
-    first_ms = {}
-    for subject, agent in ((lean, LEAN), (starter, "assistant")):
+    starter = Subject(
+        "POST messages assistant", post(authed, messages, {**BODY, "agent": "assistant"})
+    )
+    first_ms: dict[str, float] = {}
+    for agent in (LEAN, "assistant"):
         start = time.perf_counter()
         answer = checked(authed.post(messages, json={**BODY, "agent": agent})).json()
         first_ms[agent] = (time.perf_counter() - start) * 1000
@@ -378,7 +380,9 @@ def run(args: argparse.Namespace, temp: Path, stack: ExitStack) -> None:
     for subject in (bare_post, lean, starter):
         print(row(subject, None if subject is bare_post else bare_post))
 
-    print(f"\nrequests/s end to end, {args.load:,} POSTs per level after a warm-up, asyncio client:")
+    print(
+        f"\nrequests/s end to end, {args.load:,} POSTs per level after a warm-up, asyncio client:"
+    )
     rates: dict[int, float] = {}
     for clients in CONCURRENCY:
         ours = asyncio.run(throughput(messages, {**BODY, "agent": LEAN}, auth, clients, args.load))
@@ -426,7 +430,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1000, help="GET round trips per subject")
     parser.add_argument("--requests", type=int, default=300, help="JSON POSTs per subject")
-    parser.add_argument("--load", type=int, default=2000, help="POSTs per concurrency level")
+    parser.add_argument("--load", type=int, default=1000, help="POSTs per concurrency level")
     parser.add_argument("--sse", type=int, default=300, help="streams per agent")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=100)
