@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import queue
 import threading
 import time
 from collections import OrderedDict
@@ -66,16 +67,17 @@ class Workspace:
     max_concurrent: int = 16
     pending: int = 0  # submitted, not finished (touched on the event loop only)
     pool: ThreadPoolExecutor = field(init=False)
-    # Traces are saved by one writer thread, off the response path (a save costs ~7 ms of
-    # DuckDB statements); a read of the store first waits for the saves queued before it.
-    writer: ThreadPoolExecutor = field(init=False)
+    # Traces are saved by one writer thread, off the response path (a transaction costs
+    # milliseconds of DuckDB statements); a read of the store waits for earlier saves.
+    writer: TraceWriter | None = field(init=False, default=None)
     store_lock: threading.Lock = field(default_factory=threading.Lock)  # one DuckDB connection
     history_lock: threading.Lock = field(default_factory=threading.Lock)
     history: OrderedDict[str, list[tuple[str, str, str]]] = field(default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         self.pool = ThreadPoolExecutor(self.max_concurrent, thread_name_prefix=f"cx-{self.name}")
-        self.writer = ThreadPoolExecutor(1, thread_name_prefix=f"cx-{self.name}-traces")
+        if self.traces is not None:
+            self.writer = TraceWriter(self.name, self.traces, self.store_lock)
 
     def submit(self, fn: Callable[[], ExecutionResult]) -> asyncio.Future[ExecutionResult]:
         """Queue `fn` on this workspace's pool; refused (Overloaded) when the queue is full."""
@@ -108,17 +110,76 @@ class Workspace:
                 self.history.popitem(last=False)
 
     def saved(self) -> None:
-        """Wait until every trace queued so far is in the store (the writer is FIFO)."""
-        self.writer.submit(lambda: None).result()
+        """Wait until every trace queued so far is in the store."""
+        if self.writer is not None:
+            self.writer.flush()
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)  # in-flight executions finish and queue their saves
-        self.writer.shutdown(wait=True)  # then every queued trace is saved
+        if self.writer is not None:
+            self.writer.close()  # then every queued trace is saved
         if self.runtime is not None:
             self.runtime.close()
         if self.traces is not None:
             with self.store_lock:
                 self.traces.close()
+
+
+class TraceWriter:
+    """Saves a workspace's executions on one thread, in batches: each transaction takes every
+    execution queued by then (up to BATCH), so the cost of DuckDB's statements is shared."""
+
+    BATCH = 64
+
+    def __init__(self, name: str, store: TraceStore, lock: threading.Lock) -> None:
+        self._store = store
+        self._lock = lock
+        self._queue: queue.SimpleQueue[tuple[ExecutionResult, str] | threading.Event | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread = threading.Thread(target=self._run, name=f"cx-{name}-traces", daemon=True)
+        self._thread.start()
+
+    def put(self, result: ExecutionResult, request: str) -> None:
+        self._queue.put((result, request))
+
+    def flush(self) -> None:
+        done = threading.Event()
+        self._queue.put(done)
+        done.wait()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            items = [self._queue.get()]
+            while len(items) < self.BATCH:
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            batch: list[tuple[ExecutionResult, str]] = []
+            for item in items:
+                if isinstance(item, tuple):
+                    batch.append(item)
+                    continue
+                self._save(batch)  # what came before a flush or the end is saved first
+                batch = []
+                if item is None:
+                    return
+                item.set()
+            self._save(batch)
+
+    def _save(self, batch: list[tuple[ExecutionResult, str]]) -> None:
+        if not batch:
+            return
+        try:
+            with self._lock:
+                self._store.save_many(batch)
+        except Exception as exc:  # a lost log line never fails the requests it describes
+            log.warning("%d traces not saved: %s", len(batch), exc)
 
 
 class ServerState:
@@ -698,19 +759,8 @@ def _record(served: Workspace, metrics: Metrics, request: str, result: Execution
     """After an execution, on its worker thread: metrics, the conversation, the trace store."""
     metrics.execution(served.name, result)
     served.remember(result.conversation_id, request, result)
-    if served.traces is None:
-        return
-    store = served.traces
-
-    def save() -> None:
-        try:
-            with served.store_lock:
-                store.save(result, request)
-        except Exception as exc:  # a lost log line never fails the request it describes
-            metrics.errors.labels("trace_not_saved").inc()
-            log.warning("trace %s not saved: %s", result.trace.trace_id, exc)
-
-    served.writer.submit(save)
+    if served.writer is not None:
+        served.writer.put(result, request)
 
 
 def _with_store(served: Workspace, read: Callable[[TraceStore], Any]) -> Any:
