@@ -169,6 +169,7 @@ class Executor:
         memory_recall: Callable[[ExecutionContext, str], str] | None,
         auto_store: Callable[[ExecutionContext, str, str], None] | None,
         capabilities: Callable[[ExecutionContext, str], list[str]] | None = None,
+        described: Callable[[ExecutionContext, ToolInfo], ToolInfo] | None = None,
     ) -> None:
         self._providers = provider
         self._host_tools = host_tools
@@ -176,6 +177,7 @@ class Executor:
         self._recall = memory_recall
         self._auto_store = auto_store
         self._capabilities = capabilities
+        self._described = described
 
     def run(self, ctx: ExecutionContext, request: str) -> ExecutionResult:
         agent = ctx.agent
@@ -243,6 +245,8 @@ class Executor:
             tool = ctx.snapshot.tools.get(name)
             if tool is None:
                 continue
+            if tool.kind == "mcp" and self._described is not None:
+                tool = self._described(ctx, tool)  # the server's own description and schema
             schema = tool.input_schema
             if tool.kind == "messaging" and self._capabilities is not None:
                 if capabilities is None:

@@ -58,6 +58,7 @@ class Runtime:
         self._router: Any = None
         self._routed_snapshot: Snapshot | None = None
         self._providers: dict[str, Provider] = {}
+        self._mcp: dict[tuple[int, str], ToolInfo] = {}  # (id of snapshot, tool) -> described
         self.snapshot = self._load()
         self.executor = Executor(
             self._providers_for,
@@ -69,6 +70,7 @@ class Runtime:
             self._recall,
             self._auto_store,
             self._capabilities,
+            self._described,
         )
 
     # ----- the workspace -----------------------------------------------------------------------
@@ -105,6 +107,7 @@ class Runtime:
         with self._lock:
             self.snapshot = snapshot
             self._providers.clear()
+            self._mcp.clear()
         return snapshot
 
     # ----- requests ----------------------------------------------------------------------------
@@ -260,6 +263,25 @@ class Runtime:
         ranked = [c.agent for c in self.route(request, top=len(ctx.snapshot.agents)).candidates]
         order = [n for n in ranked if n in others] + sorted(n for n in others if n not in ranked)
         return list(dict.fromkeys(c for n in order for c in others[n].capabilities))
+
+    def _described(self, ctx: ExecutionContext, tool: ToolInfo) -> ToolInfo:
+        """An external MCP tool as its server describes it (asked once per snapshot: listing
+        the workspace never starts a server). A server that cannot be reached leaves the
+        declared placeholder; calling the tool will then say why."""
+        from caxton.tools.registry import find_tool
+
+        key = (id(ctx.snapshot), tool.name)
+        with self._lock:
+            known = self._mcp.get(key)
+        if known is not None:
+            return known
+        try:
+            known = find_tool(self.root, tool.name, connect=True)
+        except CaxtonError:
+            return tool
+        with self._lock:
+            self._mcp[key] = known
+        return known
 
     # ----- models ------------------------------------------------------------------------------
 

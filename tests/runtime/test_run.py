@@ -177,3 +177,27 @@ def test_chat_is_a_line_repl_with_one_conversation(
     assert "chatting with assistant" in result.err and result.err.count("assistant: ") == 2
     wrong = cli("chat", "nobody", "--model", "test")
     assert wrong.code == ExitCode.NOT_FOUND and "no agent named 'nobody'" in wrong.err
+
+
+def test_an_external_mcp_tool_reaches_the_model_with_its_real_schema(
+    workspace: Path, cli: Cli
+) -> None:
+    import sys
+
+    with (workspace / "caxton.toml").open("a", encoding="utf-8") as handle:
+        command = json.dumps([sys.executable, "-m", "mcp_server_time", "--local-timezone", "UTC"])
+        handle.write(f'\n[mcp_servers.time]\ncommand = {command}\ntools = ["get_current_time"]\n')
+    (workspace / "agents" / "clock.toml").write_text(
+        'name = "clock"\ndescription = "Tells the time."\ncapabilities = ["time"]\n'
+        'tools = ["get_current_time"]\nsystem_prompt = "You tell the time."\n'
+        'user_prompt_template = "{{request}}"\n'
+    )
+    result = cli("run", "--agent", "clock", "--model", "test", "what time is it?", "--json")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    tool = next(s for s in data["spans"] if s["kind"] == "tool")
+    assert tool["attributes"]["caxton.tool.sandboxed"] is False
+    # The test model filled the server's required `timezone` because it saw the real schema
+    # (with the declared placeholder it would send no arguments at all); the server itself
+    # then judged the made-up value, so the call reached it and answered.
+    assert "Invalid timezone" in tool["attributes"]["caxton.error"]
