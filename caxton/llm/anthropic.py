@@ -10,7 +10,6 @@ blocks and their deltas, `message_delta` with the stop reason and usage, `messag
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from caxton.llm.base import (
@@ -18,7 +17,6 @@ from caxton.llm.base import (
     LlmError,
     Message,
     ModelRequest,
-    ModelResponse,
     OnText,
     ToolCall,
     Usage,
@@ -55,37 +53,22 @@ class AnthropicProvider(RemoteProvider):
 
     kind = "anthropic"
 
-    def complete(
-        self,
-        request: ModelRequest,
-        *,
-        on_text: OnText | None = None,
-        deadline: float | None = None,
-    ) -> ModelResponse:
-        model, key = self.prepare(request)
-        started = time.monotonic()
-        body = request_body(request, model, stream=on_text is not None)
+    path = "v1/messages"
+
+    def request_body(self, request: ModelRequest, model: str, *, stream: bool) -> dict[str, Any]:
+        return request_body(request, model, stream=stream)
+
+    def headers(self, key: str | None) -> dict[str, str]:
         headers = {"anthropic-version": ANTHROPIC_VERSION}
         if key:
             headers["x-api-key"] = key
-        if on_text is None:
-            data, attempts = self.http.post_json(
-                "v1/messages", body, headers=headers, deadline=deadline, secret=key
-            )
-            turn = parse_message(data, self.name)
-        else:
-            emit = on_text
-            sink, attempts = self.http.stream(
-                "v1/messages",
-                body,
-                headers=headers,
-                deadline=deadline,
-                consumer=lambda: MessageStream(self.name, emit),
-                secret=key,
-            )
-            assert isinstance(sink, MessageStream)
-            turn = sink.turn()
-        return self.respond(turn, model, attempts, started)
+        return headers
+
+    def parse(self, data: Any) -> Turn:
+        return parse_message(data, self.name)
+
+    def stream_consumer(self, emit: OnText) -> StreamConsumer:
+        return MessageStream(self.name, emit)
 
 
 # ----- the request ----------------------------------------------------------------------------

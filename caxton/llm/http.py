@@ -196,6 +196,10 @@ class StreamConsumer:
         """Whether the connection closing now is a normal end (some servers skip the marker)."""
         return self.done
 
+    def turn(self) -> Turn:
+        """The assistant turn the stream carried."""
+        raise NotImplementedError
+
 
 # ----- the client ---------------------------------------------------------------------------
 
@@ -559,7 +563,45 @@ class RemoteProvider:
         on_text: OnText | None = None,
         deadline: float | None = None,
     ) -> ModelResponse:
-        raise NotImplementedError  # each API dialect answers in its own module
+        """Ask the API: one JSON answer, or a stream when `on_text` wants the text as it comes.
+        Each dialect (openai.py, anthropic.py) supplies its path, body, headers and parsers."""
+        model, key = self.prepare(request)
+        started = time.monotonic()
+        body = self.request_body(request, model, stream=on_text is not None)
+        headers = self.headers(key)
+        if on_text is None:
+            data, attempts = self.http.post_json(
+                self.path, body, headers=headers, deadline=deadline, secret=key
+            )
+            turn = self.parse(data)
+        else:
+            emit = on_text
+            sink, attempts = self.http.stream(
+                self.path,
+                body,
+                headers=headers,
+                deadline=deadline,
+                consumer=lambda: self.stream_consumer(emit),
+                secret=key,
+            )
+            turn = sink.turn()
+        return self.respond(turn, model, attempts, started)
+
+    # ----- what each API dialect supplies --------------------------------------------------
+
+    path: str = ""  # the endpoint, relative to base_url
+
+    def request_body(self, request: ModelRequest, model: str, *, stream: bool) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def headers(self, key: str | None) -> dict[str, str]:
+        raise NotImplementedError
+
+    def parse(self, data: Any) -> Turn:
+        raise NotImplementedError
+
+    def stream_consumer(self, emit: OnText) -> StreamConsumer:
+        raise NotImplementedError
 
     def prepare(self, request: ModelRequest) -> tuple[str, str | None]:
         """The model to ask and the API key, checked before anything touches the network."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from typing import Any
 
 from caxton.llm.base import (
@@ -18,7 +17,6 @@ from caxton.llm.base import (
     LlmError,
     Message,
     ModelRequest,
-    ModelResponse,
     OnText,
     ToolCall,
     Usage,
@@ -53,35 +51,19 @@ class OpenAIProvider(RemoteProvider):
 
     kind = "openai"
 
-    def complete(
-        self,
-        request: ModelRequest,
-        *,
-        on_text: OnText | None = None,
-        deadline: float | None = None,
-    ) -> ModelResponse:
-        model, key = self.prepare(request)
-        started = time.monotonic()
-        body = request_body(request, model, stream=on_text is not None)
-        headers = {"authorization": f"Bearer {key}"} if key else {}
-        if on_text is None:
-            data, attempts = self.http.post_json(
-                "chat/completions", body, headers=headers, deadline=deadline, secret=key
-            )
-            turn = parse_completion(data, self.name)
-        else:
-            emit = on_text
-            sink, attempts = self.http.stream(
-                "chat/completions",
-                body,
-                headers=headers,
-                deadline=deadline,
-                consumer=lambda: ChatStream(self.name, emit),
-                secret=key,
-            )
-            assert isinstance(sink, ChatStream)
-            turn = sink.turn()
-        return self.respond(turn, model, attempts, started)
+    path = "chat/completions"
+
+    def request_body(self, request: ModelRequest, model: str, *, stream: bool) -> dict[str, Any]:
+        return request_body(request, model, stream=stream)
+
+    def headers(self, key: str | None) -> dict[str, str]:
+        return {"authorization": f"Bearer {key}"} if key else {}
+
+    def parse(self, data: Any) -> Turn:
+        return parse_completion(data, self.name)
+
+    def stream_consumer(self, emit: OnText) -> StreamConsumer:
+        return ChatStream(self.name, emit)
 
 
 # ----- the request ----------------------------------------------------------------------------

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from caxton.duckdb_files import run_migrations
+
 M001_INITIAL = """
 CREATE SEQUENCE memory_ids START 1;
 CREATE TABLE entities (
@@ -69,19 +71,4 @@ def unknown_migrations(applied: list[str]) -> list[str]:
 
 def migrate(con: Any, applied: list[str]) -> list[str]:
     """Apply the migrations `applied` lacks, each in its own transaction; returns their names."""
-    done = []
-    for name, sql in MIGRATIONS:
-        if name in applied:
-            continue
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for statement in (s.strip() for s in sql.split(";")):
-                if statement:
-                    con.execute(statement)
-            con.execute("INSERT INTO caxton_migrations (name) VALUES (?)", [name])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        done.append(name)
-    return done
+    return run_migrations(con, MIGRATIONS, applied)

@@ -8,7 +8,6 @@ time and kept in step by every write (see `index.py` for why). All reads and wri
 from __future__ import annotations
 
 import datetime as dt
-import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from caxton.duckdb_files import lock_holder
 from caxton.errors import CaxtonError, ConflictError, ExitCode, NotFoundError, UsageError
 from caxton.memory.index import VectorIndex, tokens
 from caxton.memory.migrations import applied_migrations, migrate, unknown_migrations
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 Kind = Literal["entity", "relation", "interaction"]
 KINDS: tuple[Kind, ...] = ("entity", "relation", "interaction")
-_LOCK_PID = re.compile(r"Conflicting lock is held in (?P<exe>.+?) \(PID (?P<pid>\d+)\)")
 
 
 class StoreUnavailable(CaxtonError):
@@ -795,12 +794,10 @@ def _check_unit(value: float, what: str) -> None:
 
 
 def _open_error(path: Path | None, message: str) -> StoreUnavailable:
-    holder = _LOCK_PID.search(message)
+    holder = lock_holder(message)
     if holder:
-        pid = holder["pid"]
-        command = _process_command(int(pid)) or holder["exe"]
         return StoreUnavailable(
-            f"the memory store `{path}` is in use by another process (PID {pid}: {command})",
+            f"the memory store `{path}` is in use by another process ({holder})",
             "one process owns a store: stop that process, or, when it is a Caxton server, "
             "use the server's API instead of the file",
         )
@@ -813,11 +810,3 @@ def _open_error(path: Path | None, message: str) -> StoreUnavailable:
         f"cannot open the memory store `{path}`: {message}",
         "check the file's permissions and the disk",
     )
-
-
-def _process_command(pid: int) -> str | None:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return None
-    return " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part) or None

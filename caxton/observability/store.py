@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from caxton.duckdb_files import lock_holder, run_migrations
 from caxton.errors import CaxtonError, ExitCode, NotFoundError
 from caxton.observability.trace import Span
 from caxton.paths import workspace_state_dir
@@ -27,7 +28,6 @@ STORE_FILE = "traces.duckdb"
 LOGS_OFF_FILE = "logs-off"
 TEXT_LIMIT = 2_000  # characters of a request or an answer kept in the log
 OPEN_WAIT = 2.0  # seconds to wait for another process to release the file
-_LOCK_PID = re.compile(r"Conflicting lock is held in (?P<exe>.+?) \(PID (?P<pid>\d+)\)")
 _HEX = re.compile(r"[0-9a-f]{4,32}")
 
 M001_INITIAL = """
@@ -153,7 +153,7 @@ class TraceStore:
                 )
                 break
             except duckdb.IOException as exc:
-                locked = _LOCK_PID.search(str(exc)) is not None
+                locked = lock_holder(str(exc)) is not None
                 if not locked or time.monotonic() >= deadline:
                     raise _open_error(path, str(exc)) from exc
                 time.sleep(0.05)
@@ -169,7 +169,7 @@ class TraceStore:
                     "a new log",
                 )
             if not read_only:
-                _migrate(con, applied)
+                run_migrations(con, MIGRATIONS, applied)
             return cls(con, path)
         except BaseException:
             con.close()
@@ -298,29 +298,11 @@ def _applied(con: Any, read_only: bool) -> list[str]:
     return [row[0] for row in rows]
 
 
-def _migrate(con: Any, applied: list[str]) -> None:
-    for name, sql in MIGRATIONS:
-        if name in applied:
-            continue
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for statement in (s.strip() for s in sql.split(";")):
-                if statement:
-                    con.execute(statement)
-            con.execute("INSERT INTO caxton_migrations (name) VALUES (?)", [name])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-
-
 def _open_error(path: Path | None, message: str) -> TraceStoreUnavailable:
-    holder = _LOCK_PID.search(message)
+    holder = lock_holder(message)
     if holder:
-        pid = holder["pid"]
-        command = _process_command(int(pid)) or holder["exe"]
         return TraceStoreUnavailable(
-            f"the trace store `{path}` is in use by another process (PID {pid}: {command})",
+            f"the trace store `{path}` is in use by another process ({holder})",
             "one process writes a store at a time: stop that process, or run "
             "`caxton logs off` to stop logging local runs",
         )
@@ -333,14 +315,6 @@ def _open_error(path: Path | None, message: str) -> TraceStoreUnavailable:
         f"cannot open the trace store `{path}`: {message}",
         "check the file's permissions and the disk",
     )
-
-
-def _process_command(pid: int) -> str | None:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return None
-    return " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part) or None
 
 
 def _execution_row(result: ExecutionResult, request: str) -> tuple[Any, ...]:
