@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "logs": ("caxton.cli.trace:logs_app", "List recent requests; `logs off|on` stops or resumes."),
     "serve": ("caxton.cli.serve", "Serve workspaces over HTTP: agents, messages, traces."),
     "health": ("caxton.cli.serve:health_app", "Check that a server answers; exit 0, or 7."),
+    "login": ("caxton.cli.login", "Check a server token and keep it as a named remote."),
+    "logout": ("caxton.cli.login:logout_app", "Forget a remote and its token."),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -13,7 +13,7 @@ from caxton.cli import output
 
 if TYPE_CHECKING:
     from caxton.memory.scope import Scope
-    from caxton.memory.store import Entity, MemoryStore, Relation, SearchHit
+    from caxton.memory.store import MemoryStore
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Search and edit the workspace's local memory."
@@ -42,54 +42,6 @@ def _scope(root: Path, scope: str, agent: str | None) -> Scope:
     return cli_scope(root, scope, agent)
 
 
-def _entity_json(e: Entity) -> dict[str, Any]:
-    return {
-        "name": e.name,
-        "type": e.type,
-        "observations": list(e.observations),
-        "scope": e.scope.to_json(),
-        "created_at": e.created_at.isoformat(),
-        "updated_at": e.updated_at.isoformat(),
-    }
-
-
-def _relation_json(r: Relation) -> dict[str, Any]:
-    return {
-        "from": r.from_name,
-        "to": r.to_name,
-        "type": r.type,
-        "strength": r.strength,
-        "confidence": r.confidence,
-        "valid_from": r.valid_from.isoformat() if r.valid_from else None,
-        "valid_to": r.valid_to.isoformat() if r.valid_to else None,
-    }
-
-
-def _hit_json(hit: SearchHit) -> dict[str, Any]:
-    from caxton.memory.store import Entity, Relation
-
-    item = hit.item
-    if isinstance(item, Entity):
-        body = _entity_json(item)
-    elif isinstance(item, Relation):
-        body = {**_relation_json(item), "scope": item.scope.to_json()}
-    else:
-        body = {
-            "agent": item.agent,
-            "request": item.request,
-            "response": item.response,
-            "scope": item.scope.to_json(),
-            "created_at": item.created_at.isoformat(),
-        }
-    return {
-        "kind": hit.kind,
-        "score": round(hit.score, 4),
-        "vector_score": round(hit.vector_score, 4),
-        "keyword_score": round(hit.keyword_score, 4),
-        **body,
-    }
-
-
 @app.command()
 def search(
     query: str = typer.Argument(..., help="What to look for, in words."),
@@ -102,6 +54,7 @@ def search(
 ) -> None:
     """Hybrid search (meaning and keywords) over entities and interactions."""
     from caxton.memory.store import Entity, Relation
+    from caxton.memory.views import hit_json
 
     root, store = _open()
     with store:
@@ -114,7 +67,7 @@ def search(
             kinds=("entity", "relation", "interaction"),
         )
     if as_json:
-        output.emit_json([_hit_json(h) for h in hits])
+        output.emit_json([hit_json(h) for h in hits])
         return
     if not hits:
         output.say(f"nothing found in {chosen or 'any scope'} memory")
@@ -185,17 +138,14 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """An entity with its observations, and its neighbours to --depth."""
+    from caxton.memory.views import graph_json
+
     root, store = _open()
     with store:
         chosen = _scope(root, scope, agent)
         graph = store.neighbours(chosen, name, depth)
     if as_json:
-        output.emit_json(
-            {
-                "entities": [_entity_json(e) for e in graph.entities],
-                "relations": [_relation_json(r) for r in graph.relations],
-            }
-        )
+        output.emit_json(graph_json(graph))
         return
     main = next(e for e in graph.entities if e.name == name)
     output.echo(f"{main.name} ({main.type})  [{chosen}]")

@@ -1,9 +1,10 @@
-"""`caxton run "request"` and `caxton chat AGENT`: agents answering, in this process.
+"""`caxton run "request"` and `caxton chat AGENT`: agents answering, through a server.
 
-The answer streams to stdout as the model writes it; a short trace summary and any stop reason
-go to stderr. Each request is then logged to the workspace's trace store (`caxton logs`), after
-the answer is out, so logging never delays or fails a run. (The TUI and `caxton serve` run the
-same runtime behind HTTP.)
+Without `--remote`, the command starts the embedded server over the workspace you are in (on
+127.0.0.1, for the command's life) and talks to it like to any other, so local and remote runs
+share one path. The answer streams to stdout as the model writes it; a short trace summary and
+any stop reason go to stderr. The embedded server logs each request to the workspace's trace
+store (`caxton logs`).
 """
 
 from __future__ import annotations
@@ -15,69 +16,50 @@ from typing import Any
 import typer
 
 from caxton.cli import output
+from caxton.cli.session import REMOTE_HELP, connect
 
 app = typer.Typer(add_completion=False)
 chat_app = typer.Typer(add_completion=False)
 
 MODEL_HELP = "Provider every agent uses for this run instead of its own, e.g. `test` (offline)."
 RECORD_HELP = "Record every model turn to this cassette, for the `replay` model."
-MAX_HISTORY = 20  # earlier exchanges a chat sends the model with each line
+LIMIT_STOPS = ("max_turns", "max_tool_calls", "timeout", "max_cost_usd")
 
 
-def _runtime(model: str | None, record: Path | None) -> Any:
-    from caxton.runtime.runtime import Runtime
-    from caxton.workspace.loader import require_root
-
-    return Runtime(require_root(Path.cwd()), model=model, record=record)
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
-def _stream() -> Any:
-    def write(text: str) -> None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-
-    return write
-
-
-def _summary(result: Any) -> str:
-    summary = result.trace.summary()
-    cost = "unknown cost" if result.cost_usd is None else f"${result.cost_usd:.4f}"
-    label = " (deterministic model)" if result.deterministic else ""
+def _summary(result: dict[str, Any]) -> str:
+    trace = result["trace"]
+    cost = "unknown cost" if result["cost_usd"] is None else f"${result['cost_usd']:.4f}"
+    label = " (deterministic model)" if result["deterministic"] else ""
+    turns, tools, messages = result["turns"], result["tool_calls"], trace["messages"]
+    usage = result["usage"]
     return (
-        f"{result.agent}: {result.turns} model call{'s' * (result.turns != 1)}{label}, "
-        f"{result.tool_calls} tool call{'s' * (result.tool_calls != 1)}, "
-        f"{summary['messages']} message{'s' * (summary['messages'] != 1)}, "
-        f"{result.usage.input_tokens}+{result.usage.output_tokens} tokens, {cost}, "
-        f"trace {result.trace.trace_id[:12]}"
+        f"{result['agent']}: {turns} model call{'s' * (turns != 1)}{label}, "
+        f"{tools} tool call{'s' * (tools != 1)}, "
+        f"{messages} message{'s' * (messages != 1)}, "
+        f"{usage['input_tokens']}+{usage['output_tokens']} tokens, {cost}, "
+        f"trace {result['trace_id'][:12]}"
     )
 
 
-def _log(root: Path, result: Any, request: str) -> None:
-    """Save the request to the local trace store; a failure is a warning, never the run's."""
-    from caxton.observability.store import TraceStore, logging_enabled, store_path
-
-    sys.stdout.flush()  # the answer is out before the store is opened
-    if not logging_enabled(root):
-        return
-    try:
-        with TraceStore.open(store_path(root)) as store:
-            store.save(result, request)
-    except Exception as exc:
-        message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-        hint = getattr(exc, "hint", None) or "`caxton logs off` stops logging local runs"
-        output.warn(f"trace {result.trace.trace_id[:12]} not logged: {message}", hint)
-
-
-def _finish(result: Any) -> None:
+def _failure(result: dict[str, Any]) -> Exception | None:
+    """How a finished request that did not end well ends the command: its error (with the
+    exit code its kind calls for), or exit 9 for a limit."""
+    from caxton.client import RemoteError
     from caxton.errors import ExitCode
 
-    if result.stop_reason == "done":
-        return
-    if result.error is not None:
-        raise result.error  # reported with its hint and exit code like any other error
-    detail = result.detail.partition("\nhint: ")[0]
-    output.warn(f"stopped at a limit ({result.stop_reason}): {detail}", None)
-    raise typer.Exit(int(ExitCode.LIMIT))
+    if result["stop_reason"] == "done":
+        return None
+    error = result.get("error")
+    if error is not None and result["stop_reason"] not in LIMIT_STOPS:
+        return RemoteError.from_body(error, 0)  # the exit code follows its `error` kind
+    detail = result["detail"].partition("\nhint: ")[0]
+    output.warn(f"stopped at a limit ({result['stop_reason']}): {detail}", None)
+    return typer.Exit(int(ExitCode.LIMIT))
 
 
 @app.command(name="run")
@@ -86,38 +68,57 @@ def run(
     agent: str | None = typer.Option(None, "--agent", "-a", help="Agent to ask (default: routed)."),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     record: Path | None = typer.Option(None, "--record", help=RECORD_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print the result and trace as JSON."),
+    remote: str | None = typer.Option(None, "--remote", "-r", help=REMOTE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the result and its spans as JSON."),
 ) -> None:
     """Send one request to an agent (routed by capability unless --agent names one)."""
-    runtime = _runtime(model, record)
-    try:
-        streamed: list[str] = []
+    streamed: list[str] = []
+    spans: list[dict[str, Any]] = []
 
-        def on_text(text: str) -> None:
-            streamed.append(text)
+    def on_event(name: str, data: dict[str, Any]) -> None:
+        if name == "token":
+            streamed.append(data["text"])
             if not as_json:
-                _stream()(text)
+                _write(data["text"])
+        elif name == "span":
+            spans.append(data)
 
-        result = runtime.execute(request, agent=agent, on_text=on_text)
-    finally:
-        runtime.close()
+    with connect(remote, model=model, record=record) as client:
+        result = client.send(request, agent=agent, on_event=on_event)
     if as_json:
-        data = result.to_json()
-        data["spans"] = result.trace.to_json()
-        output.emit_json(data)
-        _log(runtime.root, result, request)
-        _finish(result)
-        return
-    if not streamed and result.answer:
-        output.echo(result.answer)
-    elif streamed:
-        sys.stdout.write("\n")
-    if result.route is not None:
-        output.say(f"routed to {result.agent}: {result.route['reason']}")
-    if result.error is None:
-        output.say(_summary(result))
-    _log(runtime.root, result, request)
-    _finish(result)
+        result["spans"] = sorted(spans, key=lambda s: s["start"])
+        output.emit_json(result)
+    else:
+        if streamed:
+            sys.stdout.write("\n")
+        elif result["answer"]:
+            output.echo(result["answer"])
+        if result["route"] is not None:
+            output.say(f"routed to {result['agent']}: {result['route']['reason']}")
+        if result["error"] is None:
+            output.say(_summary(result))
+    failure = _failure(result)
+    if failure is not None:
+        raise failure
+
+
+def _check_agent(agents: list[dict[str, Any]], name: str) -> None:
+    from caxton.errors import NotFoundError
+    from caxton.runtime.executor import AgentInvalid
+    from caxton.workspace.schema import suggest
+
+    found = next((a for a in agents if a["name"] == name), None)
+    if found is not None and not found["valid"]:
+        raise AgentInvalid(
+            f"agent {name!r} has problems and cannot run: {found['problems'][0]}",
+            "`caxton validate` lists them",
+        )
+    if found is None:
+        close = suggest(name, [a["name"] for a in agents if a["valid"]])
+        raise NotFoundError(
+            f"no agent named {name!r}" + (f"; did you mean {close!r}?" if close else ""),
+            "`caxton agent list` shows the workspace's agents",
+        )
 
 
 @chat_app.command(name="chat")
@@ -125,17 +126,16 @@ def chat(
     agent: str = typer.Argument(..., help="Agent to talk to."),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     record: Path | None = typer.Option(None, "--record", help=RECORD_HELP),
+    remote: str | None = typer.Option(None, "--remote", "-r", help=REMOTE_HELP),
 ) -> None:
     """Talk to one agent, a line at a time (empty line or Ctrl-D to stop). Each line is one
     request in one conversation; the model sees the earlier exchanges of the chat."""
-    from caxton.runtime.executor import find_agent, new_conversation_id
+    from caxton.runtime.executor import new_conversation_id
 
-    runtime = _runtime(model, record)
-    find_agent(runtime.snapshot, agent)  # a wrong name fails before the prompt
-    conversation = new_conversation_id()
-    history: list[tuple[str, str]] = []
-    output.say(f"chatting with {agent} (conversation {conversation[:12]}); empty line to stop")
-    try:
+    with connect(remote, model=model, record=record) as client:
+        _check_agent(client.agents(), agent)  # a wrong name fails before the prompt
+        conversation = new_conversation_id()
+        output.say(f"chatting with {agent} (conversation {conversation[:12]}); empty line to stop")
         while True:
             try:
                 line = input("> " if sys.stdin.isatty() else "")
@@ -143,21 +143,16 @@ def chat(
                 break
             if not line.strip():
                 break
-            runtime.reload()  # edits to the workspace apply from the next line on
-            result = runtime.execute(
+            if remote is None:
+                client.reload()  # edits to the workspace apply from the next line on
+            result = client.send(
                 line,
                 agent=agent,
-                on_text=_stream(),
                 conversation_id=conversation,
-                history=tuple(history[-MAX_HISTORY:]),
+                on_event=lambda name, data: _write(data["text"]) if name == "token" else None,
             )
-            if result.answer:
-                history.append((line, result.answer))
-            sys.stdout.write("\n" if result.answer else "")
+            sys.stdout.write("\n" if result["answer"] else "")
             output.say(_summary(result))
-            if result.stop_reason != "done":
-                detail = result.detail.partition("\nhint: ")[0]
-                output.warn(f"stopped ({result.stop_reason}): {detail}", None)
-            _log(runtime.root, result, line)
-    finally:
-        runtime.close()
+            if result["stop_reason"] != "done":
+                detail = result["detail"].partition("\nhint: ")[0]
+                output.warn(f"stopped ({result['stop_reason']}): {detail}", None)

@@ -1,6 +1,7 @@
 """`caxton trace [ID]` (a request's span tree) and `caxton logs [on|off]` (the execution log).
 
-Both read the workspace's local trace store (`.caxton/traces.duckdb`), offline.
+Both read the workspace's local trace store (`.caxton/traces.duckdb`), offline; with
+`--remote NAME` they ask that server instead (`GET traces`, `GET traces/{id}`).
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ import datetime as dt
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from caxton.cli import output
+from caxton.cli.session import REMOTE_HELP
 from caxton.observability import trace as t
 
 if TYPE_CHECKING:
@@ -38,6 +40,38 @@ def _open(root: Path) -> TraceStore | None:
     return TraceStore.open(path, read_only=True) if path.exists() else None
 
 
+def _execution(data: dict[str, Any]) -> Execution:
+    """An execution as the API sends it (`to_json`), back into the store's type."""
+    from caxton.observability.store import Execution
+
+    started = dt.datetime.fromisoformat(data["started_at"]).astimezone(dt.UTC)
+    return Execution(
+        **{
+            **data,
+            "started_at": started.replace(tzinfo=None),
+            "models": tuple(data["models"]),
+        }
+    )
+
+
+def _remote_trace(remote: str, trace_id: str | None) -> tuple[Execution, list[Span]]:
+    from caxton.cli.session import connect
+    from caxton.errors import NotFoundError
+    from caxton.observability.trace import Span
+
+    with connect(remote) as client:
+        if trace_id is None:
+            latest = client.traces(1)
+            if not latest:
+                raise NotFoundError(
+                    f"no traces on remote {remote!r} for {client.workspace!r} yet",
+                    f'send a request first: `caxton run --remote {remote} "hello"`',
+                )
+            trace_id = str(latest[0]["trace_id"])
+        data = client.trace(trace_id)
+    return _execution(data["execution"]), [Span(**s) for s in data["spans"]]
+
+
 def _cost(cost: float | None) -> str:
     return "cost unknown" if cost is None else f"${cost:.4f}"
 
@@ -55,18 +89,22 @@ def show_trace(
         None, metavar="[ID]", help="A trace id or its first 4+ characters (default: the latest)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the execution and its spans."),
+    remote: str | None = typer.Option(None, "--remote", "-r", help=REMOTE_HELP),
 ) -> None:
     """Show a request's span tree: durations, tokens, cost, fuel (the latest by default)."""
     from caxton.errors import NotFoundError
 
-    store = _open(_root())
-    if store is None:
-        raise NotFoundError(
-            "no traces logged in this workspace yet",
-            'run a request first, e.g. `caxton run --model test "hello"`',
-        )
-    with store:
-        execution, spans = store.trace(trace_id)
+    if remote is not None:
+        execution, spans = _remote_trace(remote, trace_id)
+    else:
+        store = _open(_root())
+        if store is None:
+            raise NotFoundError(
+                "no traces logged in this workspace yet",
+                'run a request first, e.g. `caxton run --model test "hello"`',
+            )
+        with store:
+            execution, spans = store.trace(trace_id)
     if as_json:
         output.emit_json({"execution": execution.to_json(), "spans": [s.to_json() for s in spans]})
         return
@@ -144,11 +182,25 @@ def logs(
     ctx: typer.Context,
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many executions to show."),
     as_json: bool = typer.Option(False, "--json", help="Print the executions as JSON."),
+    remote: str | None = typer.Option(None, "--remote", "-r", help=REMOTE_HELP),
 ) -> None:
     """List recent requests, newest first; `caxton logs off|on` stops or resumes logging."""
     if ctx.invoked_subcommand is not None:
         return
     from caxton.observability.store import logging_enabled
+
+    if remote is not None:
+        from caxton.cli.session import connect
+
+        with connect(remote) as client:
+            found = [_execution(e) for e in client.traces(limit)]
+        if as_json:
+            output.emit_json({"logging": True, "executions": [e.to_json() for e in found]})
+        elif not found:
+            output.say(f"no executions on remote {remote!r} yet")
+        else:
+            _table(found)
+        return
 
     root = _root()
     store = _open(root)

@@ -613,11 +613,12 @@ class MemoryStore:
     def interactions(self, scope: Scope, limit: int | None = 100) -> list[Interaction]:
         """The newest interactions first; `limit=None` for all of them."""
         where, params = scope.where()
-        rows = self._con.execute(
-            "SELECT id, agent, request, response, created_at FROM interactions "
-            f"WHERE {where} ORDER BY id DESC LIMIT ?",
-            [*params, limit if limit is not None else 2**62],
-        ).fetchall()
+        with self._lock:  # one connection: a query beside another thread's write fails
+            rows = self._con.execute(
+                "SELECT id, agent, request, response, created_at FROM interactions "
+                f"WHERE {where} ORDER BY id DESC LIMIT ?",
+                [*params, limit if limit is not None else 2**62],
+            ).fetchall()
         return [Interaction(r[0], scope, *r[1:]) for r in rows]
 
     # ----- import ----------------------------------------------------------------------------
@@ -744,11 +745,12 @@ class MemoryStore:
     # ----- stats -----------------------------------------------------------------------------
 
     def scopes(self) -> list[Scope]:
-        rows = self._con.execute(
-            "SELECT DISTINCT scope_kind, scope_owner FROM entities UNION "
-            "SELECT DISTINCT scope_kind, scope_owner FROM relations UNION "
-            "SELECT DISTINCT scope_kind, scope_owner FROM interactions ORDER BY 1, 2"
-        ).fetchall()
+        with self._lock:
+            rows = self._con.execute(
+                "SELECT DISTINCT scope_kind, scope_owner FROM entities UNION "
+                "SELECT DISTINCT scope_kind, scope_owner FROM relations UNION "
+                "SELECT DISTINCT scope_kind, scope_owner FROM interactions ORDER BY 1, 2"
+            ).fetchall()
         return [Scope(r[0], r[1]) for r in rows]
 
     def stats(self) -> dict[str, Any]:

@@ -198,7 +198,7 @@ class Messaging:
                 t.CONVERSATION_ID: ctx.conversation_id,
             },
         )
-        span.end = span.start
+        ctx.trace.end(span, at=span.start)
         return message
 
     def _answer(

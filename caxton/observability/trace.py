@@ -9,10 +9,11 @@ names follow the GenAI semantic conventions so other tools read them as they are
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -83,14 +84,20 @@ class Span:
         }
 
 
+OnSpan = Callable[[Span], None]
+
+
 class Trace:
-    """The spans of one request (all hops); safe to add to from several threads."""
+    """The spans of one request (all hops); safe to add to from several threads. `on_end`, if
+    given, is called with each span as it ends (on the thread that ends it), e.g. to stream
+    tool calls to a client while the request runs."""
 
-    __slots__ = ("_lock", "spans", "trace_id")
+    __slots__ = ("_lock", "on_end", "spans", "trace_id")
 
-    def __init__(self, trace_id: str | None = None) -> None:
+    def __init__(self, trace_id: str | None = None, on_end: OnSpan | None = None) -> None:
         self.trace_id = trace_id or new_id(16)
         self.spans: list[Span] = []
+        self.on_end = on_end
         self._lock = threading.Lock()
 
     def start(
@@ -121,7 +128,15 @@ class Trace:
             span.fail(getattr(exc, "message", None) or str(exc) or type(exc).__name__)
             raise
         finally:
-            span.end = time.time()
+            self.end(span)
+
+    def end(self, span: Span, at: float | None = None) -> None:
+        """End `span` (now, or `at`) and tell `on_end`; a failing listener never fails the
+        request it watches."""
+        span.end = time.time() if at is None else at
+        if self.on_end is not None:
+            with contextlib.suppress(Exception):  # a listener's bug is not the request's
+                self.on_end(span)
 
     def to_json(self) -> list[dict[str, Any]]:
         with self._lock:

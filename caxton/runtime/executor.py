@@ -10,6 +10,7 @@ with the reason and the trace so far.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -213,7 +214,10 @@ class Executor:
                 detail = exc.message + (f"\nhint: {exc.hint}" if exc.hint else "")
                 ctx.span.fail(exc.message)
         if reason == "done" and self._auto_store is not None and agent.memory.auto_store:
-            self._auto_store(ctx, request, answer)
+            # A memory that cannot be stored costs the memory, not the answer: the failure is
+            # on the `memory store` span of the trace.
+            with contextlib.suppress(Exception):
+                self._auto_store(ctx, request, answer)
         ctx.span.set(**{"caxton.stop_reason": reason})
         if reason != "done" and reason != "error":
             ctx.span.set(**{"caxton.limit": detail})
@@ -501,13 +505,19 @@ def new_conversation_id() -> str:
     return os.urandom(16).hex()
 
 
+class AgentInvalid(CaxtonError):
+    """The agent named exists but its file has problems."""
+
+    exit_code = ExitCode.INVALID
+
+
 def find_agent(snapshot: Snapshot, name: str) -> AgentConfig:
     if name in snapshot.agents:
         return snapshot.agents[name]
     from caxton.workspace.schema import suggest
 
     if name in snapshot.invalid:
-        raise CaxtonError(
+        raise AgentInvalid(
             f"agent {name!r} has problems and cannot run: {snapshot.invalid[name]}",
             "`caxton validate` lists them",
         )

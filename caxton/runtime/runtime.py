@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from caxton.agents.model import AgentConfig
-from caxton.errors import CaxtonError
+from caxton.errors import CaxtonError, UsageError
 from caxton.llm.base import OnText, Provider
 from caxton.observability import trace as t
-from caxton.observability.trace import Span, Trace
+from caxton.observability.trace import OnSpan, Span, Trace
 from caxton.runtime.executor import (
     ExecutionContext,
     ExecutionResult,
@@ -120,12 +120,14 @@ class Runtime:
         on_text: OnText | None = None,
         conversation_id: str | None = None,
         history: tuple[tuple[str, str], ...] = (),
+        on_span: OnSpan | None = None,
     ) -> ExecutionResult:
         """Answer one request: routed when no agent is named. Refused when overloaded.
-        `history` gives the model earlier (request, answer) pairs of a chat."""
+        `history` gives the model earlier (request, answer) pairs of a chat; `on_span` is
+        called with each span as it ends."""
         with self.limiter:
             snapshot = self.snapshot
-            trace = Trace()
+            trace = Trace(on_end=on_span)
             conversation = conversation_id or new_conversation_id()
             with trace.span(
                 "request", "request", None, **{t.CONVERSATION_ID: conversation}
@@ -226,9 +228,11 @@ class Runtime:
                 }
             )
             if result.chosen is None:
-                raise CaxtonError(
-                    f"no agent fits this request: {result.reason}",
-                    "name one with --agent, or add capabilities or examples to an agent",
+                reason = result.reason.removeprefix("no agent fits: ")
+                raise UsageError(
+                    f"no agent fits this request: {reason}",
+                    "name the agent to ask (`--agent`, or `agent` in the API), or add "
+                    "capabilities or examples to an agent",
                 )
             route = {
                 "chosen": result.chosen,

@@ -23,6 +23,7 @@ from typing import Any, Literal, cast, get_args
 from caxton import paths
 from caxton.agents.model import NAME_HINT, NAME_PATTERN
 from caxton.errors import CaxtonError, ExitCode, FileAccessError, NotFoundError, UsageError
+from caxton.private_files import check_private, write_private
 
 Role = Literal["viewer", "deployer", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -82,56 +83,18 @@ def server_dir(data_dir: Path | None = None) -> Path:
 # --- files -----------------------------------------------------------------------------------
 
 
-def _check_private(path: Path) -> None:
-    """Refuse a credential file others could read: a leaked secret forges every token."""
-    mode = path.stat().st_mode
-    if mode & 0o077:
-        raise FileAccessError(
-            f"`{path}` is readable by other users (mode {mode & 0o777:04o}); refusing to use it",
-            f"run `chmod 600 {path}`, and if others may have read it, delete it and issue "
-            "new tokens",
-        )
-
-
-def _write_private(path: Path, data: bytes, *, exclusive: bool) -> bool:
-    """Write `data` as a 0600 file atomically; with `exclusive`, only if `path` is absent.
-
-    The file is born 0600 (never chmod-ed after the data is in it), written in full under a
-    temporary name, then linked (exclusive) or renamed into place, so a reader never sees half.
-    Returns False when `exclusive` and the file already existed.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if exclusive:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                return False
-        else:
-            tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return True
-
-
 def load_secret(data_dir: Path | None = None) -> bytes:
     """The server's signing key, created (32 random bytes, hex, mode 0600) on first use."""
     path = server_dir(data_dir) / SECRET_FILE
     if not path.exists():
         try:
-            _write_private(path, secrets.token_hex(32).encode() + b"\n", exclusive=True)
+            write_private(path, secrets.token_hex(32).encode() + b"\n", exclusive=True)
         except OSError as exc:
             raise FileAccessError(
                 f"cannot create the server secret `{path}`: {exc.strerror or exc}",
                 "check that the data dir is writable, or pass `--data-dir DIR`",
             ) from exc
-    _check_private(path)
+    check_private(path)
     try:
         secret = bytes.fromhex(path.read_text(encoding="ascii").strip())
     except (OSError, UnicodeDecodeError, ValueError):
@@ -250,6 +213,9 @@ def _canonical(token: str) -> bool:
         if base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != part:
             return False
     return True
+
+
+VERIFIED_KEPT = 4_096  # verified tokens remembered by a TokenAuthority
 
 
 def verify(
@@ -391,6 +357,7 @@ class TokenAuthority:
         self.secret = load_secret(data_dir)
         self.registry = self.dir / REGISTRY_FILE
         self._revoked_cache: tuple[tuple[int, int, int], frozenset[str]] | None = None
+        self._verified: dict[str, Claims] = {}  # token -> its claims, once verified
 
     def __repr__(self) -> str:  # never show the secret
         return f"TokenAuthority({str(self.dir)!r})"
@@ -420,7 +387,24 @@ class TokenAuthority:
         return token, record
 
     def verify(self, token: str, *, now: float | None = None) -> Claims:
-        return verify(self.secret, token, revoked=self._revoked(), now=now)
+        """As `verify()`, remembering the tokens seen: a token already verified costs only
+        its expiry and revocation checks (the signature of the same string cannot change)."""
+        revoked = self._revoked()
+        if now is None:
+            claims = self._verified.get(token)
+            if claims is not None and time.time() <= claims.expires_at + LEEWAY_SECONDS:
+                if claims.jti in revoked:
+                    raise AuthError(
+                        f"token {claims.jti} was revoked",
+                        "get a new token with `caxton token create` (or `caxton login`)",
+                    )
+                return claims
+        claims = verify(self.secret, token, revoked=revoked, now=now)
+        if now is None:
+            if len(self._verified) >= VERIFIED_KEPT:
+                self._verified.clear()  # a burst of new tokens: start again, stay bounded
+            self._verified[token] = claims
+        return claims
 
     def list_tokens(self) -> list[TokenRecord]:
         return self._read()
@@ -478,7 +462,7 @@ class TokenAuthority:
     def _read(self) -> list[TokenRecord]:
         if not self.registry.exists():
             return []
-        _check_private(self.registry)
+        check_private(self.registry)
         try:
             data = json.loads(self.registry.read_text(encoding="utf-8"))
             return [
@@ -506,7 +490,7 @@ class TokenAuthority:
             "tokens": [{**asdict(r), "workspaces": list(r.workspaces)} for r in records],
         }
         data = (json.dumps(body, indent=2) + "\n").encode()
-        _write_private(self.registry, data, exclusive=False)
+        write_private(self.registry, data, exclusive=False)
 
 
 def ensure_admin_token(data_dir: Path | None = None) -> tuple[str | None, Path]:
@@ -517,11 +501,11 @@ def ensure_admin_token(data_dir: Path | None = None) -> tuple[str | None, Path]:
     """
     path = server_dir(data_dir) / ADMIN_TOKEN_FILE
     if path.exists():
-        _check_private(path)
+        check_private(path)
         return None, path
     authority = TokenAuthority(data_dir)
     token, record = authority.issue("admin", [ALL_WORKSPACES], "admin", ADMIN_TTL_SECONDS)
-    if not _write_private(path, token.encode() + b"\n", exclusive=True):
+    if not write_private(path, token.encode() + b"\n", exclusive=True):
         authority.revoke(record.jti)  # another process won the race; keep only its token
         return None, path
     return token, path

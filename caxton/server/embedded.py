@@ -62,6 +62,7 @@ class EmbeddedServer:
         if self._stopped:
             return
         self._stopped = True
+        self.state.stop_streams()  # open event streams end, so in-flight work is all that waits
         self._server.should_exit = True
         self._thread.join(STOP_TIMEOUT)
         self._sock.close()
@@ -82,17 +83,27 @@ class EmbeddedServer:
         self.stop()
 
 
-def start_embedded(workspace_root: Path, *, model: str | None = None) -> EmbeddedServer:
-    """Serve the workspace at `workspace_root` on 127.0.0.1 (random port) until `.stop()`."""
+def start_embedded(
+    workspace_root: Path,
+    *,
+    model: str | None = None,
+    record: Path | None = None,
+    limits: Any = None,
+) -> EmbeddedServer:
+    """Serve the workspace at `workspace_root` on 127.0.0.1 (random port) until `.stop()`.
+    `model` and `record` are the runtime's (`caxton run --model/--record`); `limits` (a
+    `caxton.server.gate.Limits`) defaults to no rate limit: one local user."""
     import uvicorn
 
-    from caxton.server.app import ServerState, create_app
+    from caxton.server.app import Limits, ServerState, create_app
 
     data_dir = Path(tempfile.mkdtemp(prefix="caxton-embedded-"))
     state = None
     sock = None
     try:
-        state = ServerState.open(data_dir, [workspace_root], model=model, traces="workspace")
+        state = ServerState.open(
+            data_dir, [workspace_root], model=model, record=record, traces="workspace"
+        )
         token, _ = state.authority.issue("embedded", ["*"], "admin", SESSION_TOKEN_TTL)
         # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and
         # without it a keep-alive response waits ~40 ms on the client's delayed ACK.
@@ -100,7 +111,7 @@ def start_embedded(workspace_root: Path, *, model: str | None = None) -> Embedde
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         config = uvicorn.Config(
-            create_app(state),
+            create_app(state, limits=limits or Limits(rate=0)),
             log_config=None,  # the host process (the TUI) owns logging
             access_log=False,
             lifespan="off",

@@ -147,7 +147,7 @@ def test_a_locked_store_warns_and_the_run_succeeds(workspace: Path, cli: Cli) ->
             result = cli("run", "--agent", "assistant", "--model", "test", "hello")
             assert result.code == 0, result.err
             assert result.out.startswith("[test model]")
-            assert "warning: trace " in result.err and "not logged" in result.err
+            assert "warning: this run is not logged" in result.err
             assert f"PID {holder.pid}" in result.err and "hint: " in result.err
             listed = cli("logs")
             assert listed.code == ExitCode.UNAVAILABLE

@@ -246,7 +246,9 @@ def test_post_messages_json_then_its_trace(client: httpx.Client) -> None:
     assert [e["trace_id"] for e in listed] == [result["trace_id"]]
 
 
-def test_post_messages_streams_tokens_tools_then_done(client: httpx.Client) -> None:
+def test_post_messages_streams_spans_and_tools_as_they_end_then_done(
+    client: httpx.Client,
+) -> None:
     with client.stream(
         "POST", f"{API}/messages", json={"request": "hi", "agent": "assistant"}, headers=SSE
     ) as response:
@@ -255,15 +257,23 @@ def test_post_messages_streams_tokens_tools_then_done(client: httpx.Client) -> N
         received = events(response)
     names = [name for name, _ in received]
     assert names[-1] == "done" and names.count("done") == 1
-    assert names.index("token") < names.index("tool") < names.index("done")
-    assert names == sorted(names, key=["token", "tool", "done"].index)  # in order
     done = received[-1][1]
     text = "".join(data["text"] for name, data in received if name == "token")
     assert text == done["answer"]
+    # The test model calls its tools, then writes the answer: the tool events come while the
+    # request runs (each right after its own span), before the first token, not at the end.
     tools = [data for name, data in received if name == "tool"]
-    assert len(tools) == done["tool_calls"] and {"name", "outcome"} <= set(tools[0])
+    assert len(tools) == done["tool_calls"] >= 1 and {"name", "outcome"} <= set(tools[0])
+    assert names.index("tool") < names.index("token")
+    spans = [data for name, data in received if name == "span"]
+    for at, (name, data) in enumerate(received):
+        if name == "tool":
+            before = received[at - 1]
+            assert before[0] == "span" and before[1]["span_id"] == data["span_id"]
+    # Every span of the trace was streamed once, as it ended; the request span is last.
     traced = client.get(f"{API}/traces/{done['trace_id']}").json()
-    assert len(traced["spans"]) == done["trace"]["spans"]
+    assert sorted(s["span_id"] for s in spans) == sorted(s["span_id"] for s in traced["spans"])
+    assert spans[-1]["kind"] == "request" and all(s["end"] is not None for s in spans)
 
 
 def test_sse_reports_an_error_event_when_no_agent_fits(client: httpx.Client) -> None:
@@ -271,9 +281,13 @@ def test_sse_reports_an_error_event_when_no_agent_fits(client: httpx.Client) -> 
         "POST", f"{API}/messages", json={"request": "zzqx vlorp"}, headers=SSE
     ) as response:
         received = events(response)
-    assert [name for name, _ in received] == ["error"]
-    assert received[0][1]["error"] == "bad_request" or received[0][1]["status"] == 500
-    assert "no agent fits" in received[0][1]["detail"] and received[0][1]["hint"]
+    names = [name for name, _ in received]
+    assert names[-1] == "error" and set(names[:-1]) == {"span"}  # the failed routing is seen
+    route = next(data for name, data in received if name == "span" and data["kind"] == "route")
+    assert route["status"] == "error"
+    error = received[-1][1]
+    assert error["error"] == "bad_request" and error["status"] == 400
+    assert "no agent fits" in error["detail"] and error["hint"]
 
 
 def test_conversations_keep_their_exchanges(client: httpx.Client) -> None:
