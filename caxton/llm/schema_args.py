@@ -654,7 +654,7 @@ def _search(pattern: str, value: str) -> bool:
 def _regex_example(pattern: str, repeat: int = 0) -> str | None:
     """A string the pattern matches, built from its parse tree (`repeat` more per repetition)."""
     try:
-        from re import _parser  # type: ignore[attr-defined]
+        from re import _parser  # type: ignore[attr-defined,unused-ignore]
 
         tree = _parser.parse(pattern)
         out: list[str] = []
