@@ -103,22 +103,12 @@ def run(
 
 
 def _check_agent(agents: list[dict[str, Any]], name: str) -> None:
-    from caxton.errors import NotFoundError
-    from caxton.runtime.executor import AgentInvalid
-    from caxton.workspace.schema import suggest
+    from caxton.runtime.executor import agent_error
 
     found = next((a for a in agents if a["name"] == name), None)
-    if found is not None and not found["valid"]:
-        raise AgentInvalid(
-            f"agent {name!r} has problems and cannot run: {found['problems'][0]}",
-            "`caxton validate` lists them",
-        )
-    if found is None:
-        close = suggest(name, [a["name"] for a in agents if a["valid"]])
-        raise NotFoundError(
-            f"no agent named {name!r}" + (f"; did you mean {close!r}?" if close else ""),
-            "`caxton agent list` shows the workspace's agents",
-        )
+    if found is None or not found["valid"]:
+        problem = found["problems"][0] if found is not None else None
+        raise agent_error(name, [a["name"] for a in agents if a["valid"]], problem)
 
 
 @chat_app.command(name="chat")

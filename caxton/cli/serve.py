@@ -171,7 +171,7 @@ def serve(
     from caxton.server import logs
     from caxton.server.app import Limits, ServerState, create_app
     from caxton.server.auth import ensure_admin_token
-    from caxton.server.serving import tls_files, uvicorn_config
+    from caxton.server.serving import Server, tls_files, uvicorn_config
     from caxton.workspace.loader import require_root
 
     if log_format not in logs.LOG_FORMATS:
@@ -237,8 +237,7 @@ def serve(
                 backlog=backlog,
                 shutdown_grace=GRACE_SECONDS,
             )
-            server = _Server(config)
-            server.state_to_stop = state
+            server = Server(config, on_exit=state.stop_streams)
 
             def stop(signum: int, frame: Any) -> None:
                 # uvicorn swaps in its own handler while serving and calls this one again once it
@@ -261,27 +260,6 @@ def _exporter(endpoint: str | None) -> Any:
 
     chosen = endpoint or endpoint_from_env(os.environ)
     return OtlpExporter(chosen) if chosen else None
-
-
-def _make_server_class() -> Any:
-    import uvicorn
-
-    class Server(uvicorn.Server):
-        """uvicorn's server, ending open event streams as soon as shutdown starts (they would
-        otherwise hold the graceful shutdown for its whole grace period)."""
-
-        state_to_stop: Any = None
-
-        def handle_exit(self, sig: int, frame: Any) -> None:
-            if self.state_to_stop is not None:
-                self.state_to_stop.stop_streams()
-            super().handle_exit(sig, frame)
-
-    return Server
-
-
-def _Server(config: Any) -> Any:
-    return _make_server_class()(config)
 
 
 def _trust(ca_cert: Path) -> ssl.SSLContext:

@@ -514,15 +514,21 @@ class AgentInvalid(CaxtonError):
 def find_agent(snapshot: Snapshot, name: str) -> AgentConfig:
     if name in snapshot.agents:
         return snapshot.agents[name]
+    raise agent_error(name, list(snapshot.agents), snapshot.invalid.get(name))
+
+
+def agent_error(name: str, valid: list[str], problem: str | None) -> CaxtonError:
+    """Why the agent `name` cannot run: its first problem, or that there is none by that name
+    (with the closest of the `valid` names)."""
     from caxton.workspace.schema import suggest
 
-    if name in snapshot.invalid:
-        raise AgentInvalid(
-            f"agent {name!r} has problems and cannot run: {snapshot.invalid[name]}",
+    if problem is not None:
+        return AgentInvalid(
+            f"agent {name!r} has problems and cannot run: {problem}",
             "`caxton validate` lists them",
         )
-    close = suggest(name, list(snapshot.agents))
-    raise NotFoundError(
+    close = suggest(name, valid)
+    return NotFoundError(
         f"no agent named {name!r}" + (f"; did you mean {close!r}?" if close else ""),
         "`caxton agent list` shows the workspace's agents",
     )

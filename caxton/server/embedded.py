@@ -96,6 +96,7 @@ def start_embedded(
     import uvicorn
 
     from caxton.server.app import Limits, ServerState, create_app
+    from caxton.server.serving import uvicorn_config
 
     data_dir = Path(tempfile.mkdtemp(prefix="caxton-embedded-"))
     state = None
@@ -110,13 +111,9 @@ def start_embedded(
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            create_app(state, limits=limits or Limits(rate=0)),
-            log_config=None,  # the host process (the TUI) owns logging
-            access_log=False,
-            lifespan="off",
-            server_header=False,
-            timeout_graceful_shutdown=5,
+        # the same uvicorn settings as `caxton serve`; logging stays the host's (the TUI's)
+        config = uvicorn_config(
+            create_app(state, limits=limits or Limits(rate=0)), shutdown_grace=5
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(
