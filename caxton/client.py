@@ -54,10 +54,18 @@ class RemoteError(CaxtonError):
     """What a server refused (its status, `error` code, detail and hint), or that it could
     not be reached (status 0)."""
 
-    def __init__(self, message: str, hint: str | None, status: int, kind: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        hint: str | None,
+        status: int,
+        kind: str,
+        body: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message, hint)
         self.status = status
         self.kind = kind
+        self.body = body or {}  # the whole error body: a refused deploy's `problems`, ...
         self.exit_code = _EXIT_BY_KIND.get(kind) or _EXIT_BY_STATUS.get(
             status, ExitCode.UNAVAILABLE if status == 0 or status >= 500 else ExitCode.INTERNAL
         )
@@ -70,6 +78,7 @@ class RemoteError(CaxtonError):
             body.get("hint"),
             status,
             str(body.get("error") or "internal"),
+            body,
         )
 
 
@@ -134,6 +143,22 @@ class Client:
 
     def post(self, path: str, body: Any = None, **params: Any) -> Any:
         return self._call("POST", self._path(path), json=body, params=_drop_none(params))
+
+    def post_bytes(self, path: str, content: bytes) -> Any:
+        """POST raw bytes (e.g. packed blobs) under the workspace; the answer's JSON."""
+        headers = {"Content-Type": "application/octet-stream"}
+        return self._call("POST", self._path(path), content=content, headers=headers)
+
+    def fetch_bytes(self, path: str, body: Any) -> bytes:
+        """POST JSON under the workspace and return the raw bytes answered (e.g. blobs)."""
+        try:
+            response = self._http.request("POST", self._path(path), json=body)
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc) from exc
+        if response.is_success:
+            return response.content
+        _answer(response)
+        raise AssertionError("unreachable")  # _answer raises for every error status
 
     # ----- the API ------------------------------------------------------------------------------
 

@@ -123,3 +123,47 @@ def get_remote(name: str) -> Remote:
             f"log in first: `caxton login URL --name {name}`",
         )
     return remote
+
+
+def workspace_remotes(root: Path) -> dict[str, str]:
+    """The remotes `caxton.toml` declares (`[remotes.NAME] url`): name -> URL."""
+    from caxton.workspace.loader import load_workspace
+
+    config = load_workspace(root, only=[]).config
+    return {n: r.url for n, r in config.remotes.items()} if config is not None else {}
+
+
+def resolve_remote(root: Path, name: str | None) -> Remote:
+    """The remote a deploy command talks to: the one named, else the only one there is. Its
+    URL comes from `caxton.toml` when declared there, its token from the user's credentials."""
+    declared = workspace_remotes(root)
+    stored = load_remotes()
+    if name is None:
+        known = sorted(set(declared) | set(stored))
+        if len(known) != 1:
+            raise UsageError(
+                "which remote? " + (f"this workspace knows {', '.join(known)}" if known else
+                                    "this workspace has no remote yet"),
+                "pass `--remote NAME`" if known else
+                "add one: `caxton remote add prod URL` (it asks for the server's token)",
+            )  # fmt: skip
+        name = known[0]
+    entry = stored.get(name)
+    url = declared.get(name) or (entry.url if entry else None)
+    if url is None:
+        raise NotFoundError(
+            f"no remote {name!r}",
+            f"add it: `caxton remote add {name} URL`"
+            + (
+                f" (known: {', '.join(sorted(set(declared) | set(stored)))})"
+                if declared or stored
+                else ""
+            ),
+        )
+    if entry is None or not entry.token:
+        raise NotFoundError(
+            f"no token for remote {name!r} ({url}) on this machine",
+            f"`caxton remote add {name} {url}` asks for one (tokens stay in your user config, "
+            "never in the workspace)",
+        )
+    return Remote(name, normalise_url(url), entry.token, entry.workspace)

@@ -32,6 +32,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "health": ("caxton.cli.serve:health_app", "Check that a server answers; exit 0, or 7."),
     "login": ("caxton.cli.login", "Check a server token and keep it as a named remote."),
     "logout": ("caxton.cli.login:logout_app", "Forget a remote and its token."),
+    "remote": ("caxton.cli.remote", "Add, list and remove the servers this workspace deploys to."),
+    "deploy": ("caxton.cli.deploy", "Ship the workspace to a remote: changed files only, atomic."),
+    "status": ("caxton.cli.deploy:status_app", "What would deploy and what is invalid (offline)."),
+    "pull": ("caxton.cli.deploy:pull_app", "Bring a remote's live files here (keeps local edits)."),
+    "log": ("caxton.cli.deploy:log_app", "A remote's deploy history (cached for offline)."),
+    "rollback": (
+        "caxton.cli.deploy:rollback_app",
+        "Make an older version live again (new version).",
+    ),
 }
 
 

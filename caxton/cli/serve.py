@@ -102,7 +102,11 @@ def serve(
         None, "--data-dir", help="Server data: secret, tokens, traces (default: the platform's)."
     ),
     workspace: list[Path] = typer.Option(
-        [], "--workspace", "-w", help="A workspace folder to serve (repeatable; default: here)."
+        [],
+        "--workspace",
+        "-w",
+        help="Also serve this workspace folder as it is (repeatable); deployed workspaces "
+        "are always served.",
     ),
     model: str | None = typer.Option(
         None, "--model", "-m", help="Provider every agent uses instead of its own, e.g. `test`."
@@ -165,14 +169,15 @@ def serve(
         "[TRACES_]ENDPOINT if set, else nothing is sent). Needs `caxton[otlp]`.",
     ),
 ) -> None:
-    """Serve workspaces over HTTP(S): agents, messages (SSE), traces; /health, /ready, /metrics."""
+    """Serve deployed workspaces (and `--workspace` folders) over HTTP(S): agents, messages
+    (SSE), traces, deploys; /health, /ready, /metrics."""
 
     from caxton import paths
     from caxton.server import logs
     from caxton.server.app import Limits, ServerState, create_app
     from caxton.server.auth import ensure_admin_token
     from caxton.server.serving import Server, tls_files, uvicorn_config
-    from caxton.workspace.loader import require_root
+    from caxton.workspace.loader import find_root, require_root
 
     if log_format not in logs.LOG_FORMATS:
         raise UsageError(
@@ -185,7 +190,7 @@ def serve(
         tls = tls_files(tls_cert, tls_key)  # before anything is loaded, created or bound
         exporter = _exporter(otlp_endpoint)  # a missing extra fails before serving
         data = (data_dir or paths.data_dir()).expanduser()
-        roots = workspace or [require_root(Path.cwd())]
+        roots = [require_root(p) for p in workspace]
         token, token_path = ensure_admin_token(data)
         sock = _bind(host, port)
         try:
@@ -204,8 +209,14 @@ def serve(
             shown = host if ":" not in host else f"[{host}]"
             url = f"{'https' if tls else 'http'}://{shown}:{port}"
             names = sorted(state.workspaces)
+            if not workspace and find_root(Path.cwd()) is not None:
+                report.info(
+                    "this folder is a workspace: `caxton serve --workspace .` serves it as it "
+                    "is; `caxton deploy` ships it here"
+                )
             report.info(
-                f"serving {', '.join(names)} on {url} (data dir `{data}`)",
+                f"serving {', '.join(names) or 'no workspace yet (`caxton deploy` adds one)'} "
+                f"on {url} (data dir `{data}`)",
                 workspaces=names,
                 url=url,
                 data_dir=str(data),

@@ -51,7 +51,10 @@ class Runtime:
         self.record = record
         self.limiter = Limiter(max_concurrent)
         self.tools = ToolRunner(root)
-        self.conversations = ConversationStore(workspace_state_dir(root) / "conversations")
+        # resolved: a deployed version's `.caxton` is a link to state that outlives versions
+        self.conversations = ConversationStore(
+            workspace_state_dir(root).resolve() / "conversations"
+        )
         self.messaging = Messaging(self, self.conversations)
         self._lock = threading.Lock()
         self._store: Any = None
@@ -101,8 +104,12 @@ class Runtime:
             time.time(),
         )
 
-    def reload(self) -> Snapshot:
-        """Read the workspace again; requests already running finish on their snapshot."""
+    def reload(self, root: Path | None = None) -> Snapshot:
+        """Read the workspace again (from `root`, a deployed version's folder, when given);
+        requests already running finish on their snapshot."""
+        if root is not None and root != self.root:
+            self.root = root
+            self.tools.root = root
         snapshot = self._load()
         with self._lock:
             self.snapshot = snapshot

@@ -1,8 +1,8 @@
 """The HTTP API: `create_app(state)` over the served workspaces, their runtimes and stores.
 
 Routes are thin: find the workspace, call the runtime or a store, render JSON. They live by
-area in `agents_api`, `traces_api`, `memory_api` and `tools_api`; the `Gate` middleware
-authenticates, rate-limits and bounds every request before routing. Every error is
+area in `agents_api`, `traces_api`, `memory_api`, `tools_api` and `deploy_api`; the `Gate`
+middleware authenticates, rate-limits and bounds every request before routing. Every error is
 `{"error", "detail", "hint"}`; no token, traceback or other workspace's name ever appears in a
 response or a log line.
 """
@@ -106,7 +106,7 @@ def create_app(
     """The ASGI app serving `state`; `access_log(method, path, status, ms)` is called once
     per request; `limits` bound bodies and rates (defaults: `Limits()`)."""
     from caxton import __version__
-    from caxton.server import agents_api, memory_api, tools_api, traces_api
+    from caxton.server import agents_api, deploy_api, memory_api, tools_api, traces_api
 
     metrics = Metrics()
     app = FastAPI(
@@ -120,7 +120,7 @@ def create_app(
     app.state.caxton = state
     app.state.metrics = metrics
 
-    routers = (agents_api, traces_api, memory_api, tools_api)
+    routers = (agents_api, traces_api, memory_api, tools_api, deploy_api)
 
     def candidates() -> list[Any]:
         return [*app.router.routes, *(r for mod in routers for r in mod.router.routes)]

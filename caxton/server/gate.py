@@ -46,6 +46,7 @@ class Limits:
     with bursts of up to `burst` requests."""
 
     body_bytes: int = 1 << 20  # 1 MiB: far above any request text
+    upload_bytes: int = 16 << 20  # `POST .../blobs` and `.../deployments`: a deploy's files
     body_timeout: float = 30.0  # seconds between two pieces of a body
     rate: float = 100.0
     burst: int = 200
@@ -179,7 +180,9 @@ class Gate:
         chunked = b"chunked" in headers.get(b"transfer-encoding", b"")
         if length is None and not chunked:
             return None, receive
-        limit = self.limits.body_bytes
+        path: str = scope["path"]
+        uploads = path.endswith(("/blobs", "/deployments", "/deploy/plan"))
+        limit = self.limits.upload_bytes if uploads else self.limits.body_bytes
         too_big = plain_error(
             413,
             f"request body larger than {limit} bytes",

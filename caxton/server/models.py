@@ -24,6 +24,8 @@ class Closed(BaseModel):
 
 
 class ErrorOut(BaseModel):
+    model_config = ConfigDict(extra="allow")  # e.g. `problems` or `conflicts` of a deploy
+
     error: str = Field(description="A code from the closed list in docs/server.md.")
     detail: str
     hint: str | None
@@ -338,3 +340,112 @@ class ReloadOut(BaseModel):
     agents: int
     invalid: dict[str, str]
     seconds: float
+
+
+# ----- deploys -----------------------------------------------------------------------------------
+
+
+class FileIn(BaseModel):
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=0)
+
+
+class DeploymentOut(BaseModel):
+    version: int
+    root: str = Field(description="The Merkle root of the version's files.")
+    at: str
+    who: str = Field(description="The subject of the token that deployed it.")
+    commit: str | None
+    branch: str | None
+    dirty: bool = Field(description="Deployed from a git tree with uncommitted changes.")
+    message: str
+    kind: Literal["deploy", "rollback"]
+    rollback_of: int | None
+    added: int
+    modified: int
+    deleted: int
+    bytes: int
+    files: dict[str, FileIn] | None = None
+
+
+class DeployLimitsOut(BaseModel):
+    file_bytes: int
+    workspace_bytes: int
+    upload_bytes: int
+
+
+class DeployStatusOut(BaseModel):
+    workspace: str
+    deployable: bool = Field(description="False for a workspace served from a folder.")
+    live: DeploymentOut | None
+    limits: DeployLimitsOut
+
+
+class PlanIn(BaseModel):
+    root: str = Field(pattern=r"^[0-9a-f]{64}$", description="The client's Merkle root.")
+    files: dict[str, FileIn] = Field(description="Path -> file: the client's whole manifest.")
+
+
+class ChangesOut(BaseModel):
+    added: list[str]
+    modified: list[str]
+    deleted: list[str]
+
+
+class PlanOut(BaseModel):
+    live_version: int
+    live_root: str | None
+    same: bool = Field(description="The client's root is the live one: nothing to deploy.")
+    changes: ChangesOut
+    missing: list[str] = Field(description="SHA-256 of the blobs the server lacks.")
+    limits: DeployLimitsOut
+
+
+class UploadOut(BaseModel):
+    received: int
+    stored: int = Field(description="Blobs new to the server (the rest it had).")
+    bytes: int
+
+
+class FetchIn(BaseModel):
+    hashes: list[str] = Field(max_length=20_000)
+
+
+class ApplyIn(BaseModel):
+    base_version: int = Field(ge=0, description="The live version the client planned on.")
+    root: str = Field(pattern=r"^[0-9a-f]{64}$")
+    files: dict[str, FileIn]
+    commit: str | None = Field(None, max_length=64)
+    branch: str | None = Field(None, max_length=256)
+    dirty: bool = False
+    message: str = Field("", max_length=4_000)
+    kind: Literal["deploy", "rollback"] = "deploy"
+    rollback_of: int | None = Field(None, ge=1)
+
+
+class ApplyOut(BaseModel):
+    deployment: DeploymentOut
+    changes: ChangesOut
+    reload_seconds: float
+    agents: int
+    invalid: dict[str, str]
+
+
+class DeploymentsOut(BaseModel):
+    workspace: str
+    deployments: list[DeploymentOut]
+
+
+class AuditEntryOut(BaseModel):
+    at: str
+    who: str
+    action: str
+    outcome: str
+    version: int | None
+    commit: str | None
+    detail: str
+
+
+class AuditOut(BaseModel):
+    workspace: str
+    entries: list[AuditEntryOut]

@@ -108,9 +108,9 @@ def _headers(status: int, retry_after: int = RETRY_AFTER_SECONDS) -> dict[str, s
 def error_response(exc: CaxtonError) -> JSONResponse:
     status, kind = error_status(exc)
     retry_after = getattr(exc, "retry_after", RETRY_AFTER_SECONDS)
-    return JSONResponse(
-        error_body(kind, exc.message, exc.hint), status, headers=_headers(status, retry_after)
-    )
+    body = error_body(kind, exc.message, exc.hint)
+    body.update(getattr(exc, "extra", None) or {})  # e.g. a refused deploy's problems
+    return JSONResponse(body, status, headers=_headers(status, retry_after))
 
 
 def plain_error(status: int, detail: str, hint: str | None) -> JSONResponse:

@@ -151,6 +151,7 @@ class Workspace:
     history_lock: threading.Lock = field(default_factory=threading.Lock)
     history: OrderedDict[str, list[tuple[str, str, str]]] = field(default_factory=OrderedDict)
     events: EventHub = field(default_factory=EventHub)
+    deploys: Any = None  # its DeployStore when it was deployed to this server (not a folder)
 
     def __post_init__(self) -> None:
         self.pool = ThreadPoolExecutor(self.max_concurrent, thread_name_prefix=f"cx-{self.name}")
@@ -213,6 +214,8 @@ class Workspace:
         if self.traces is not None:
             with self.store_lock:
                 self.traces.close()
+        if self.deploys is not None:
+            self.deploys.close()
 
 
 class TraceWriter:
@@ -292,6 +295,11 @@ class ServerState:
         self.authority = authority
         self.workspaces = workspaces
         self.exporter: Any = None  # an OtlpExporter when `--otlp-endpoint` is given
+        self.model: str | None = None  # the runtime options deployed workspaces get too
+        self.record: Path | None = None
+        self.max_concurrent = 16
+        self.pending_deploys: dict[str, Any] = {}  # DeployStores with blobs, no version yet
+        self.deploy_lock = threading.Lock()  # creating a deployed workspace
 
     @classmethod
     def open(
@@ -313,6 +321,10 @@ class ServerState:
         authority = TokenAuthority(data_dir)
         workspaces: dict[str, Workspace] = {}
         try:
+            for name, store in deployed_stores(data_dir):
+                workspaces[name] = open_deployed(
+                    name, store, data_dir, model, record, max_concurrent
+                )
             for raw in roots:
                 root = raw.resolve()
                 if not (root / WORKSPACE_FILE).is_file():
@@ -321,6 +333,13 @@ class ServerState:
                         "pass the folder that holds caxton.toml, or create one with `caxton init`",
                     )
                 served = open_workspace(root, data_dir, model, record, traces, max_concurrent)
+                if served.name in workspaces and workspaces[served.name].deploys is not None:
+                    raise UsageError(
+                        f"workspace {served.name!r} is deployed to this server's data dir "
+                        f"(`{data_dir}`) and `{root}` is a folder of the same name",
+                        "serve the folder with another `--data-dir`, or drop `--workspace` "
+                        "and deploy it with `caxton deploy`",
+                    )
                 if served.name in workspaces:
                     raise UsageError(
                         f"two workspaces are named {served.name!r}: "
@@ -332,7 +351,9 @@ class ServerState:
             for served in workspaces.values():
                 served.close()
             raise
-        return cls(data_dir, authority, workspaces)
+        state = cls(data_dir, authority, workspaces)
+        state.model, state.record, state.max_concurrent = model, record, max_concurrent
+        return state
 
     def stop_streams(self) -> None:
         """End every open event stream, so a graceful shutdown does not wait on them; call
@@ -346,6 +367,8 @@ class ServerState:
     def close(self) -> None:
         for served in self.workspaces.values():
             served.close()
+        for store in self.pending_deploys.values():
+            store.close()
         if self.exporter is not None:
             self.exporter.close()  # after the workspaces: their last executions are queued
 
@@ -374,3 +397,45 @@ def open_workspace(
     except CaxtonError as exc:
         return Workspace(name, root, runtime, None, exc, max_concurrent)
     return Workspace(name, root, runtime, store, None, max_concurrent)
+
+
+def deployed_stores(data_dir: Path) -> list[tuple[str, Any]]:
+    """The deploy stores under `data_dir/workspaces/` that hold a live version."""
+    from caxton.deploy.store import DB_FILE, DeployStore
+
+    found = []
+    for db in sorted((data_dir / "workspaces").glob(f"*/{DB_FILE}")):
+        store = DeployStore.open(db.parent, db.parent.name)
+        if store.live() is None:
+            store.close()
+            continue
+        found.append((db.parent.name, store))
+    return found
+
+
+def open_deployed(
+    name: str,
+    store: Any,
+    data_dir: Path,
+    model: str | None,
+    record: Path | None,
+    max_concurrent: int,
+) -> Workspace:
+    """A workspace deployed to this server: served from its live version's tree."""
+    live = store.live()
+    root = store.tree(live.version)
+    try:
+        runtime = Runtime(root, model=model, record=record, max_concurrent=max_concurrent)
+    except CaxtonError as exc:
+        served = Workspace(name, root, None, None, exc, max_concurrent)
+        served.deploys = store
+        return served
+    try:
+        path = data_dir / "workspaces" / name / "traces.duckdb"
+        traces: TraceStore | None = TraceStore.open(path)
+        problem = None
+    except CaxtonError as exc:
+        traces, problem = None, exc
+    served = Workspace(name, root, runtime, traces, problem, max_concurrent)
+    served.deploys = store
+    return served

@@ -1,0 +1,1 @@
+"""Deploys: manifests, the server's store of versions, and the client that pushes."""

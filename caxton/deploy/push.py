@@ -1,0 +1,176 @@
+"""The client side of a deploy: plan against the server, upload the blobs it lacks (batched,
+compressed; an interrupted upload resumes because the server keeps what arrived), apply.
+
+One path for `caxton deploy`, `caxton rollback` and `caxton quickstart`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from caxton.deploy.manifest import Changes, Manifest
+from caxton.deploy.store import pack
+from caxton.errors import UsageError
+
+if TYPE_CHECKING:
+    from caxton.client import Client
+    from caxton.deploy.local import GitState
+
+BATCH_BYTES = 4 << 20  # raw bytes per upload request
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    manifest: Manifest
+    live_version: int
+    live_root: str | None
+    same: bool
+    changes: Changes
+    missing: list[str]
+    limits: dict[str, int]
+
+    @property
+    def upload_bytes(self) -> int:
+        sizes = {e.sha256: e.size for e in self.manifest.files.values()}
+        return sum(sizes[h] for h in self.missing)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    plan: Plan
+    deployment: dict[str, Any] | None  # None: nothing to deploy (the server has this root)
+    bytes_sent: int
+    blobs_sent: int
+    seconds: float  # the protocol: plan, upload, apply
+    reload_seconds: float | None
+    agents: int | None
+    invalid: dict[str, str]
+
+
+def plan(client: Client, manifest: Manifest) -> Plan:
+    answer = client.post("deploy/plan", {"root": manifest.root, "files": manifest.to_json()})
+    changes = answer["changes"]
+    return Plan(
+        manifest,
+        int(answer["live_version"]),
+        answer["live_root"],
+        bool(answer["same"]),
+        Changes(tuple(changes["added"]), tuple(changes["modified"]), tuple(changes["deleted"])),
+        list(answer["missing"]),
+        dict(answer["limits"]),
+    )
+
+
+def check_limits(plan: Plan) -> None:
+    """Refuse here, before any upload, what the server would refuse for size."""
+    limit = plan.limits.get("file_bytes")
+    if limit:
+        for path, entry in plan.manifest.files.items():
+            if entry.size > limit:
+                raise UsageError(
+                    f"`{path}` is {entry.size:,} bytes; the server takes files of at most "
+                    f"{limit:,} bytes",
+                    "leave it out of the deploy by naming it in `.caxtonignore`",
+                )
+    total = plan.limits.get("workspace_bytes")
+    if total and plan.manifest.size > total:
+        raise UsageError(
+            f"the deploy's files add up to {plan.manifest.size:,} bytes; the server takes "
+            f"{total:,} per workspace",
+            "leave large files out in `.caxtonignore`",
+        )
+
+
+def _batches(root: Path, plan: Plan) -> Iterator[list[tuple[str, bytes]]]:
+    where = {e.sha256: p for p, e in reversed(list(plan.manifest.files.items()))}
+    batch: list[tuple[str, bytes]] = []
+    size = 0
+    for digest in plan.missing:
+        data = (root / where[digest]).read_bytes()
+        if batch and size + len(data) > BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+        batch.append((digest, data))
+        size += len(data)
+    if batch:
+        yield batch
+
+
+def upload(client: Client, root: Path, plan: Plan, progress: Progress | None = None) -> int:
+    """Send the blobs the plan lists as missing; returns the bytes sent (compressed)."""
+    sent = done = 0
+    for batch in _batches(root, plan):
+        body = pack(batch)
+        client.post_bytes("blobs", body)
+        sent += len(body)
+        done += len(batch)
+        if progress is not None:
+            progress(f"uploaded {done}/{len(plan.missing)} files ({sent:,} bytes compressed)")
+    return sent
+
+
+def push(
+    client: Client,
+    root: Path,
+    manifest: Manifest,
+    *,
+    base_version: int | None,
+    git: GitState | None,
+    message: str = "",
+    kind: str = "deploy",
+    rollback_of: int | None = None,
+    progress: Progress | None = None,
+    planned: Plan | None = None,
+) -> Outcome:
+    """Plan, upload, apply. `base_version` None plans on whatever is live (a first deploy, a
+    rollback, `--force`); otherwise the server refuses (409) if another version is live."""
+    started = time.perf_counter()
+    planned = planned or plan(client, manifest)
+    if planned.same and kind == "deploy":
+        return Outcome(planned, None, 0, 0, time.perf_counter() - started, None, None, {})
+    check_limits(planned)
+    if progress is not None:
+        c = planned.changes
+        progress(
+            f"plan: {len(c.added)} added, {len(c.modified)} modified, {len(c.deleted)} deleted; "
+            f"{len(planned.missing)} file(s) to upload ({planned.upload_bytes:,} bytes)"
+        )
+    sent = upload(client, root, planned, progress)
+    base = planned.live_version if base_version is None else base_version
+    if progress is not None:
+        progress(f"applying version {planned.live_version + 1} on version {base}")
+    answer = client.post(
+        "deployments",
+        {
+            "base_version": base,
+            "root": manifest.root,
+            "files": manifest.to_json(),
+            "commit": git.commit if git else None,
+            "branch": git.branch if git else None,
+            "dirty": bool(git and git.dirty),
+            "message": message,
+            "kind": kind,
+            "rollback_of": rollback_of,
+        },
+    )
+    changes = answer["changes"]
+    applied = Plan(
+        manifest, planned.live_version, planned.live_root, False,
+        Changes(tuple(changes["added"]), tuple(changes["modified"]), tuple(changes["deleted"])),
+        planned.missing, planned.limits,
+    )  # fmt: skip
+    return Outcome(
+        applied,
+        answer["deployment"],
+        sent,
+        len(planned.missing),
+        time.perf_counter() - started,
+        float(answer["reload_seconds"]),
+        int(answer["agents"]),
+        dict(answer["invalid"]),
+    )
