@@ -115,3 +115,9 @@ def test_installed_wheel_runs_init_with_every_template(wheel: Path, tmp_path: Pa
     done = caxton("run", "--agent", f"agent-{data_analyzer}", "describe 3, 5 and 8", cwd=workspace)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("[test model]") and "tool stats: {" in done.stdout
+    # the README's main job: quickstart (create, serve, deploy, ask) from the wheel, offline
+    done = caxton("quickstart", "quick-demo", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "deployed version 1" in done.stderr and "deterministic `test` model" in done.stderr
+    for agent in ("analyst", "reviewer", "assistant"):
+        assert f"routed to {agent}:" in done.stdout

@@ -15,6 +15,7 @@ from caxton.errors import CaxtonError
 
 # name -> (module, one-line help). The help lives here so `caxton --help` imports no command.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "quickstart": ("caxton.cli.quickstart", "Create, serve, deploy and try a workspace, offline."),
     "init": ("caxton.cli.init", "Create a workspace, or an agent from a template."),
     "validate": ("caxton.cli.validate", "Check caxton.toml and agent files; print every problem."),
     "agent": ("caxton.cli.agent", "List, show and edit the workspace's agents."),

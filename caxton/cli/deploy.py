@@ -527,7 +527,8 @@ def rollback(
     )
     output.say(
         "your files here are unchanged: `caxton status` shows how they differ; "
-        f"`caxton pull --remote {remote.name}` brings the rolled-back files here"
+        f"`caxton pull --remote {remote.name} --force` brings the rolled-back files here "
+        "(git keeps yours)"
     )
 
 
@@ -555,7 +556,6 @@ def pull(
     here = build(root)
     base = record.manifest() if record is not None and record.url == remote.url else None
     wanted = [p.strip("/") for p in paths or []]
-    committed = local.committed_files(root)
 
     def chosen(path: str) -> bool:
         return not wanted or any(path == w or path.startswith(w + "/") for w in wanted)
@@ -579,8 +579,7 @@ def pull(
             if mine == server:
                 continue
             known = base.files.get(path) if base is not None else None
-            # unchanged since the last deploy or pull, or committed in git: nothing is lost
-            untouched = mine == known or (path in committed and mine is not None)
+            untouched = mine == known  # unchanged here since the last deploy or pull
             if not untouched and not force:
                 blocked.append(path)
             elif server is None:

@@ -83,17 +83,6 @@ def git_state(root: Path, *, required: bool = True) -> GitState | None:
     return GitState(head.stdout.strip(), None if branch == "HEAD" else branch, dirty)
 
 
-def committed_files(root: Path) -> set[str]:
-    """Deployable files git tracks with no uncommitted change (a pull may replace them: git
-    keeps them); empty outside a repository."""
-    state = git_state(root, required=False)
-    if state is None:
-        return set()
-    listed = _git(root, "ls-files", "-z", "--", "caxton.toml", "agents", "prompts", "tools")
-    tracked = {p for p in listed.stdout.split("\0") if p}
-    return tracked - set(state.dirty)
-
-
 # ----- per-remote records -----------------------------------------------------------------
 
 

@@ -40,6 +40,7 @@ class EmbeddedServer:
         thread: threading.Thread,
         sock: socket.socket,
         data_dir: Path,
+        keep_data: bool = False,
     ) -> None:
         self.url = url
         self.token = token
@@ -48,6 +49,7 @@ class EmbeddedServer:
         self._thread = thread
         self._sock = sock
         self._data_dir = data_dir
+        self._keep_data = keep_data
         self._stopped = False
 
     def __repr__(self) -> str:  # never show the token
@@ -69,7 +71,8 @@ class EmbeddedServer:
         try:
             self.state.close()
         finally:
-            shutil.rmtree(self._data_dir, ignore_errors=True)
+            if not self._keep_data:
+                shutil.rmtree(self._data_dir, ignore_errors=True)
 
     def __enter__(self) -> EmbeddedServer:
         return self
@@ -84,27 +87,30 @@ class EmbeddedServer:
 
 
 def start_embedded(
-    workspace_root: Path,
+    workspace_root: Path | None,
     *,
     model: str | None = None,
     record: Path | None = None,
     limits: Any = None,
+    data_dir: Path | None = None,
 ) -> EmbeddedServer:
     """Serve the workspace at `workspace_root` on 127.0.0.1 (random port) until `.stop()`.
     `model` and `record` are the runtime's (`caxton run --model/--record`); `limits` (a
-    `caxton.server.gate.Limits`) defaults to no rate limit: one local user."""
+    `caxton.server.gate.Limits`) defaults to no rate limit: one local user. With `data_dir`
+    the server keeps its data there (deployed workspaces too) instead of a temporary folder."""
     import uvicorn
 
     from caxton.server.app import Limits, ServerState, create_app
     from caxton.server.serving import uvicorn_config
 
-    data_dir = Path(tempfile.mkdtemp(prefix="caxton-embedded-"))
+    keep_data = data_dir is not None
+    if data_dir is None:
+        data_dir = Path(tempfile.mkdtemp(prefix="caxton-embedded-"))
+    roots = [workspace_root] if workspace_root is not None else []
     state = None
     sock = None
     try:
-        state = ServerState.open(
-            data_dir, [workspace_root], model=model, record=record, traces="workspace"
-        )
+        state = ServerState.open(data_dir, roots, model=model, record=record, traces="workspace")
         token, _ = state.authority.issue("embedded", ["*"], "admin", SESSION_TOKEN_TTL)
         # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and
         # without it a keep-alive response waits ~40 ms on the client's delayed ACK.
@@ -134,6 +140,9 @@ def start_embedded(
             sock.close()
         if state is not None:
             state.close()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if not keep_data:
+            shutil.rmtree(data_dir, ignore_errors=True)
         raise
-    return EmbeddedServer(f"http://127.0.0.1:{port}", token, state, server, thread, sock, data_dir)
+    return EmbeddedServer(
+        f"http://127.0.0.1:{port}", token, state, server, thread, sock, data_dir, keep_data
+    )
