@@ -16,7 +16,7 @@ import hashlib
 import os
 import stat
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,7 +165,16 @@ def deployable(path: str) -> bool:
 
 
 def merkle_root(files: Mapping[str, FileEntry]) -> str:
-    """The root hash of the tree `files` describe (paths already checked)."""
+    """The root hash of the tree `files` describe (paths already checked); a path that is
+    both a file and a folder is refused."""
+    folders = {path.rsplit("/", 1)[0] for path in files if "/" in path}
+    folders |= {f.rsplit("/", i)[0] for f in folders for i in range(1, f.count("/") + 1)}
+    clash = sorted(folders & set(files))
+    if clash:
+        raise ManifestError(
+            f"`{clash[0]}` is listed as a file and as a folder",
+            "a manifest lists each path once, as a file",
+        )
     tree: dict[str, Any] = {}
     for path, entry in files.items():
         node = tree
@@ -209,9 +218,17 @@ def _ignore_spec(root: Path) -> Any:
 
 
 def workspace_files(root: Path) -> list[str]:
-    """The deployable files of the workspace at `root`, as sorted relative paths."""
+    """The deployable files of the workspace at `root`, as sorted relative paths (NFC)."""
+    return sorted(_on_disk(root))
+
+
+def _on_disk(root: Path) -> dict[str, Path]:
+    """Deployable relative path (NFC) -> the file on disk (its name as the disk spells it)."""
     ignore = _ignore_spec(root)
-    found: list[str] = []
+    found: dict[str, Path] = {}
+
+    def ignored(rel: str) -> bool:
+        return ignore is not None and bool(ignore.match_file(rel))
 
     def walk(folder: Path, prefix: str) -> None:
         try:
@@ -225,6 +242,8 @@ def workspace_files(root: Path) -> list[str]:
                 continue
             rel = unicodedata.normalize("NFC", f"{prefix}{entry.name}")
             if entry.is_symlink():
+                if ignored(rel) or ignored(rel + "/"):
+                    continue
                 if deployable(rel) or entry.is_dir():
                     raise ManifestError(
                         f"`{rel}` is a symlink; a deploy carries plain files only",
@@ -232,18 +251,20 @@ def workspace_files(root: Path) -> list[str]:
                     )
                 continue
             if entry.is_dir():
-                if ignore is None or not ignore.match_file(rel + "/"):
+                if not ignored(rel + "/"):
                     walk(Path(entry.path), rel + "/")
-            elif (
-                entry.is_file()
-                and deployable(rel)
-                and (ignore is None or not ignore.match_file(rel))
-            ):
+            elif entry.is_file() and deployable(rel) and not ignored(rel):
                 check_path(rel)
-                found.append(rel)
+                found[rel] = Path(entry.path)
 
-    if (root / WORKSPACE_FILE).is_file():
-        found.append(WORKSPACE_FILE)
+    workspace_file = root / WORKSPACE_FILE
+    if workspace_file.is_symlink():
+        raise ManifestError(
+            f"`{WORKSPACE_FILE}` is a symlink; a deploy carries plain files only",
+            "replace it with the file it points to",
+        )
+    if workspace_file.is_file():
+        found[WORKSPACE_FILE] = workspace_file
     for top in DEPLOYED_DIRS:
         folder = root / top
         if folder.is_symlink():
@@ -253,7 +274,7 @@ def workspace_files(root: Path) -> list[str]:
             )
         if folder.is_dir():
             walk(folder, top + "/")
-    return sorted(found)
+    return found
 
 
 def hash_file(path: Path) -> FileEntry:
@@ -268,9 +289,14 @@ def hash_file(path: Path) -> FileEntry:
 
 def build(root: Path) -> Manifest:
     """The manifest of the workspace at `root`."""
+    return build_with_paths(root)[0]
+
+
+def build_with_paths(root: Path) -> tuple[Manifest, dict[str, Path]]:
+    """The manifest, and where each of its files is on disk (to read them for an upload)."""
     files: dict[str, FileEntry] = {}
-    for rel in workspace_files(root):
-        path = root / rel
+    disk = _on_disk(root)
+    for rel, path in disk.items():
         try:
             if not stat.S_ISREG(path.lstat().st_mode):
                 continue
@@ -279,8 +305,12 @@ def build(root: Path) -> Manifest:
             raise ManifestError(
                 f"cannot read `{rel}`: {exc.strerror or exc}", "check the file's permissions"
             ) from exc
-    return Manifest.of(files)
+    return Manifest.of(files), disk
 
 
-def read_files(root: Path, paths: Iterable[str]) -> dict[str, bytes]:
-    return {p: (root / p).read_bytes() for p in paths}
+def disk_path(root: Path, rel: str) -> Path:
+    """Where the manifest path `rel` is under `root` (a name may be NFD on disk)."""
+    plain = root / rel
+    if plain.exists():
+        return plain
+    return _on_disk(root).get(rel, plain)

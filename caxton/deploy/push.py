@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from caxton.deploy.manifest import Changes, Manifest
+from caxton.deploy.manifest import Changes, Manifest, disk_path
 from caxton.deploy.store import pack
 from caxton.errors import UsageError
 
@@ -91,7 +91,7 @@ def _batches(root: Path, plan: Plan) -> Iterator[list[tuple[str, bytes]]]:
     batch: list[tuple[str, bytes]] = []
     size = 0
     for digest in plan.missing:
-        data = (root / where[digest]).read_bytes()
+        data = disk_path(root, where[digest]).read_bytes()
         if batch and size + len(data) > BATCH_BYTES:
             yield batch
             batch, size = [], 0

@@ -457,8 +457,18 @@ class DeployStore:
             return False
         if mark != [str(version), manifest.root]:
             return False
+        link = folder / STATE_DIR
+        if not link.is_symlink() or link.readlink() != Path("..", "..", STATE_FOLDER):
+            return False
         from caxton.deploy.manifest import hash_file
 
+        present: set[str] = set()
+        for where, folders, names in os.walk(folder):  # links are listed, never followed
+            base = Path(where).relative_to(folder)
+            links = [d for d in folders if Path(where, d).is_symlink()]
+            present.update((base / name).as_posix() for name in (*names, *links))
+        if present != {*manifest.files, STATE_DIR, COMPLETE_MARK}:
+            return False
         try:
             return all(
                 hash_file(folder / p) == FileEntry(e.sha256, e.size)
@@ -523,6 +533,8 @@ def unpack(body: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> list[tuple[str, by
         )
     if not unzip.eof:
         raise UsageError("the upload ends before its zlib stream does", hint)
+    if unzip.unused_data:
+        raise UsageError("the upload has bytes after its zlib stream", hint)
     blobs: list[tuple[str, bytes]] = []
     at = 0
     while at < len(raw):
