@@ -178,9 +178,9 @@ def merkle_root(files: Mapping[str, FileEntry]) -> str:
     tree: dict[str, Any] = {}
     for path, entry in files.items():
         node = tree
-        *folders, name = path.split("/")
-        for folder in folders:
-            node = node.setdefault(folder, {})
+        *parents, name = path.split("/")
+        for parent in parents:
+            node = node.setdefault(parent, {})
         node[name] = entry.sha256
     return _hash_dir(tree)
 
