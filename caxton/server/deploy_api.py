@@ -39,7 +39,7 @@ router = APIRouter(prefix="/api/v1/workspaces/{ws}", responses={**m.ERRORS, 409:
 LIMITS = {
     "file_bytes": ds.MAX_FILE_BYTES,
     "workspace_bytes": ds.MAX_WORKSPACE_BYTES,
-    "upload_bytes": ds.MAX_UPLOAD_BYTES,
+    "upload_bytes": ds.MAX_UPLOAD_BYTES,  # unpacked; as sent, the Gate takes 16 MiB
 }
 
 

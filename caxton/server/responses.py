@@ -84,6 +84,9 @@ _BY_EXIT_CODE = {
 def error_status(exc: CaxtonError) -> tuple[int, str]:
     """The HTTP status and the `error` code for a Caxton error: by its kind, else by what
     its exit code says (an error without either is a 500)."""
+    own = getattr(exc, "http_status", None)  # a kind that names its own status (413, 429, 408)
+    if own is not None:
+        return own, STATUS_KINDS.get(own, "internal" if own >= 500 else "bad_request")
     for cls, status, kind in _KINDS:
         if isinstance(exc, cls):
             return status, kind
