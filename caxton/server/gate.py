@@ -203,8 +203,10 @@ class Gate:
                         "and server",
                     )
                 ), receive
-            if message["type"] != "http.request":
-                break
+            if message["type"] != "http.request":  # the client went away mid-body: no work
+                return plain_error(
+                    400, "the client disconnected before sending the whole body", None
+                ), receive
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
