@@ -8,6 +8,8 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -252,3 +254,35 @@ def test_quickstart_creates_serves_deploys_and_routes(tmp_path: Path, cli: Cli) 
     assert "caxton deploy --remote prod" in result.out
     again = cli("quickstart", "quick-demo", cwd=tmp_path)
     assert again.code == ExitCode.CONFLICT and "already exists" in again.err
+
+
+def test_a_deploy_is_announced_on_the_event_stream_and_reloads_in_place(
+    workspace: Path, server: EmbeddedServer, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_remote(cli, monkeypatch, workspace, server)
+    git(workspace, "commit", "-qam", "remote")
+    assert cli("deploy", cwd=workspace).code == 0
+    seen: list[tuple[str, dict[str, object]]] = []
+
+    def follow() -> None:
+        with Client(server.url, server.token, "demo") as client:
+            for name, data in client.events():
+                seen.append((name, data))
+                if name == "deploy":
+                    return
+
+    reader = threading.Thread(target=follow, daemon=True)
+    reader.start()
+    served = server.state.workspaces["demo"]
+    deadline = time.monotonic() + 10
+    while served.events.subscribers == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    describe(workspace, "assistant", "Announced.")
+    git(workspace, "commit", "-qam", "announce")
+    assert cli("deploy", "-m", "announce", cwd=workspace).code == 0
+    reader.join(10)
+    deploys = [data for name, data in seen if name == "deploy"]
+    assert deploys and deploys[0]["version"] == 2
+    assert deploys[0]["modified"] == ["agents/assistant.toml"] and deploys[0]["who"] == "embedded"
+    assert server.state.workspaces["demo"] is served  # the same workspace, its agents reloaded
+    assert served.runtime is not None and served.runtime.root.name == "2"

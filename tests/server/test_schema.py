@@ -17,6 +17,8 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 from caxton.server.embedded import EmbeddedServer, start_embedded
 
 WS = "schema-ws"
+DEPLOYED = "deployed-ws"  # the deploy routes' target: a workspace deployed to the server
+DEPLOY_PATHS = ("/deploy", "/blobs", "/deployments")
 STREAMS = ("/events",)  # endless event streams: tested in test_routes.py
 
 
@@ -29,9 +31,18 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CAXTON_HOME", str(home))
         patch.setenv("CAXTON_FORBID_REAL_LLM", "1")
-        root = tmp_path_factory.mktemp("schema") / WS
+        folder = tmp_path_factory.mktemp("schema")
+        root = folder / WS
         create_workspace(root, name=WS)
-        with start_embedded(root, model="test") as running:
+        create_workspace(folder / DEPLOYED, name=DEPLOYED)
+        with start_embedded(root, model="test", data_dir=folder / "data") as running:
+            from caxton.client import Client
+            from caxton.deploy.manifest import build
+            from caxton.deploy.push import push
+
+            with Client(running.url, running.token, DEPLOYED) as client:
+                manifest = build(folder / DEPLOYED)
+                push(client, folder / DEPLOYED, manifest, base_version=0, git=None)
             yield running
 
 
@@ -62,8 +73,9 @@ schema = schemathesis.pytest.from_fixture("api_schema")
     derandomize=True,  # the same cases on every run: CI stays reproducible
 )
 def test_every_operation_answers_as_its_schema_says(case: Any, live: EmbeddedServer) -> None:
-    if "ws" in case.path_parameters:
-        case.path_parameters = {**case.path_parameters, "ws": WS}  # reach the real workspace
+    if "ws" in case.path_parameters:  # reach a real workspace
+        target = DEPLOYED if any(p in case.path for p in DEPLOY_PATHS) else WS
+        case.path_parameters = {**case.path_parameters, "ws": target}
     case.call_and_validate(
         base_url=live.url,
         headers=live.headers,
