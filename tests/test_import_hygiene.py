@@ -55,6 +55,8 @@ def run_probe(args: list[str], cwd: Path) -> dict[str, object]:
         ["agent", "list"],
         ["template", "list"],
         ["tool", "list"],
+        ["status"],  # offline: plain JSON under .caxton/, no database, no HTTP client
+        ["status", "--json"],
     ],
 )
 def test_fast_commands_import_nothing_heavy(workspace: Path, args: list[str]) -> None:
