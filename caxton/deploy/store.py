@@ -350,7 +350,7 @@ class DeployStore:
         version = live_version + 1
         staging = self.trees / f".staging-{uuid.uuid4().hex}"
         try:
-            self._write_tree(staging, manifest, version)
+            self._write_tree(staging, manifest, version, (self.tree(live_version), current))
             if check is not None:
                 check(staging)
             fault("tree-staged")
@@ -436,14 +436,29 @@ class DeployStore:
 
     # ----- trees ---------------------------------------------------------------------------------
 
-    def _write_tree(self, folder: Path, manifest: Manifest, version: int) -> None:
+    def _write_tree(
+        self,
+        folder: Path,
+        manifest: Manifest,
+        version: int,
+        previous: tuple[Path, Manifest] | None = None,
+    ) -> None:
+        """Write a version's files from the blobs; a file unchanged since `previous` (the
+        live tree and its manifest) is hard-linked from it instead (trees are never edited)."""
         folder.mkdir(parents=True)
         made: set[Path] = {folder}
+        before = previous[1].files if previous is not None else {}
         for path, entry in manifest.files.items():
             target = folder / path
             if target.parent not in made:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 made.add(target.parent)
+            if previous is not None and before.get(path) == entry:
+                try:
+                    os.link(previous[0] / path, target)
+                    continue
+                except OSError:
+                    pass  # no tree there (yet), or no hard links here: write it
             rows = self._query("SELECT data FROM blobs WHERE sha256 = ?", (entry.sha256,))
             target.write_bytes(bytes(rows[0][0]))
         (folder / STATE_DIR).symlink_to(Path("..", "..", STATE_FOLDER), target_is_directory=True)

@@ -78,11 +78,11 @@ class Runtime:
 
     # ----- the workspace -----------------------------------------------------------------------
 
-    def _load(self) -> Snapshot:
+    def _load(self, loaded: Any = None) -> Snapshot:
         from caxton.tools.registry import available_tools
         from caxton.workspace.loader import load_workspace
 
-        workspace = load_workspace(self.root)
+        workspace = loaded if loaded is not None else load_workspace(self.root)
         agents, invalid = {}, {}
         for agent in workspace.agents:
             if agent.valid and agent.config is not None:
@@ -104,13 +104,14 @@ class Runtime:
             time.time(),
         )
 
-    def reload(self, root: Path | None = None) -> Snapshot:
-        """Read the workspace again (from `root`, a deployed version's folder, when given);
-        requests already running finish on their snapshot."""
+    def reload(self, root: Path | None = None, loaded: Any = None) -> Snapshot:
+        """Read the workspace again (from `root`, a deployed version's folder, when given;
+        `loaded` is that folder's workspace when the caller has just loaded it); requests
+        already running finish on their snapshot."""
         if root is not None and root != self.root:
             self.root = root
             self.tools.root = root
-        snapshot = self._load()
+        snapshot = self._load(loaded)
         with self._lock:
             self.snapshot = snapshot
             self._providers.clear()

@@ -228,7 +228,10 @@ def _apply(target: Target, store: Any, request: ds.ApplyRequest) -> dict[str, An
         try:
             if request.kind == "rollback":
                 _check_rollback(store, request)
-            record, changes = store.apply(request, check=lambda tree: check_tree(tree, name))
+            checked: list[Any] = []  # the staged tree as loaded: the reload reuses it
+            record, changes = store.apply(
+                request, check=lambda tree: checked.append(check_tree(tree, name))
+            )
         except CaxtonError as exc:
             store.refused(request, exc)
             raise
@@ -237,7 +240,7 @@ def _apply(target: Target, store: Any, request: ds.ApplyRequest) -> dict[str, An
         with state.deploy_lock:
             served = state.workspaces.get(name)
         if served is not None and served.runtime is not None:
-            snapshot = served.runtime.reload(root=tree)
+            snapshot = served.runtime.reload(root=tree, loaded=_moved(checked, tree))
             served.root = tree
         else:  # the first version (or a runtime that could not start before)
             if served is not None:
@@ -274,8 +277,18 @@ def _check_rollback(store: Any, request: ds.ApplyRequest) -> None:
         )
 
 
-def check_tree(tree: Path, name: str) -> None:
-    """Refuse a version that would not validate, or that names another workspace."""
+def _moved(checked: list[Any], tree: Path) -> Any:
+    """The staged workspace as loaded, now at its final folder (None if it was not loaded)."""
+    if not checked:
+        return None
+    workspace = checked[0]
+    workspace.root = tree
+    return workspace
+
+
+def check_tree(tree: Path, name: str) -> Any:
+    """Refuse a version that would not validate, or that names another workspace; returns
+    the loaded workspace."""
     from caxton.workspace.loader import load_workspace
 
     workspace = load_workspace(tree)
@@ -289,6 +302,7 @@ def check_tree(tree: Path, name: str) -> None:
             f"deploy to /workspaces/{declared} (`caxton deploy` uses the name in caxton.toml), "
             "or rename the workspace in caxton.toml",
         )
+    return workspace
 
 
 @router.get("/deployments", tags=["deploy"], response_model=m.DeploymentsOut)

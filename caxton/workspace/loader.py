@@ -96,6 +96,8 @@ def load_workspace(root: Path, only: list[Path] | None = None) -> Workspace:
         for server in config.mcp_servers.values():
             tools |= set(server.tools)
     context = AgentContext(frozenset(tools), frozenset(providers))
+    if only is not None and not only:  # caxton.toml alone (e.g. the workspace's name)
+        return Workspace(root, config, [], context, problems)
     paths = agent_paths(root)
     agents = [load_agent(path, context, cache) for path in paths]
     cache.save(keep={str(p.resolve()) for p in [root / WORKSPACE_FILE, *paths]})
