@@ -433,6 +433,9 @@ def _print_status(result: dict[str, Any], problems: list[Problem], root: Path) -
 def log(
     remote_name: str | None = typer.Option(None, "--remote", "-r", help=REMOTE_HELP),
     limit: int = typer.Option(20, "--limit", "-n", min=1, max=1000, help="How many."),
+    audit: bool = typer.Option(
+        False, "--audit", help="The audit log instead: every apply, made or refused."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the history as JSON."),
 ) -> None:
     """The remote's deploy history, newest first (the last one fetched when offline)."""
@@ -442,6 +445,21 @@ def log(
 
     root, name = _root_and_name()
     remote = resolve_remote(root, remote_name)
+    if audit:
+        with _client(remote, name, root) as client:
+            entries = client.get("deploy/audit", limit=limit)["entries"]
+        if as_json:
+            output.emit_json(entries)
+            return
+        output.table(
+            [
+                [_when(e["at"]), e["who"], e["action"], e["outcome"],
+                 str(e["version"] or "-"), _short(e["commit"]), e["detail"][:60]]
+                for e in entries
+            ],
+            ["at (UTC)", "who", "action", "outcome", "version", "commit", "detail"],
+        )  # fmt: skip
+        return
     cached = False
     try:
         with _client(remote, name, root) as client:

@@ -98,6 +98,12 @@ def test_deploy_then_change_then_see_it_live_status_log_rollback_pull(
     assert summary["files_sent"] == 1 and summary["git"]["dirty"] == []
     assert live_agents(server)["assistant"] == "Version two of the assistant."
 
+    audit = json.loads(cli("log", "--audit", "--json", cwd=workspace).out)
+    assert [(e["outcome"], e["version"], e["who"]) for e in audit] == [
+        ("applied", 2, "embedded"),
+        ("applied", 1, "embedded"),
+    ]
+    assert "applied" in cli("log", "--audit", cwd=workspace).out
     history = json.loads(cli("log", "--json", cwd=workspace).out)
     assert [d["version"] for d in history["deployments"]] == [2, 1]
     assert history["deployments"][1]["message"] == "first"
