@@ -65,9 +65,13 @@ def test_fast_commands_import_nothing_heavy(workspace: Path, args: list[str]) ->
     assert result["loaded"] == []
 
 
+LAUNCHER = "cli/tui.py"  # `caxton tui` imports the app when it runs, and nothing else does
+
+
 def test_core_never_imports_the_tui() -> None:
     core = Path(__file__).parent.parent / "caxton"
     for path in core.rglob("*.py"):
         text = path.read_text()
         assert "import textual" not in text and "from textual" not in text, path
-        assert "caxton_tui" not in text, path
+        if path.relative_to(core).as_posix() != LAUNCHER:
+            assert "caxton_tui" not in text, path

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "route": ("caxton.cli.route", "Show which agent would take a request, and why."),
     "memory": ("caxton.cli.memory", "Search and edit the workspace's local memory."),
     "tool": ("caxton.cli.tool", "List, inspect and try the tools agents can call."),
+    "tui": ("caxton.cli.tui", "Chat with agents and trace them in a terminal UI."),
     "run": ("caxton.cli.run", "Send one request to an agent and stream the answer."),
     "chat": ("caxton.cli.run:chat_app", "Talk to one agent, a line at a time."),
     "token": ("caxton.cli.token", "Create, list and revoke server tokens."),

@@ -443,7 +443,9 @@ class Executor:
                     handler = self._wasm_tools  # checks arguments itself, then audits the call
                 else:
                     check_host_arguments(tool, call.arguments)
+                span.set(**{t.TOOL_ARGUMENTS: _shown(json.dumps(call.arguments))})
                 text, is_error = handler(ctx, tool, call.arguments, span)
+                span.set(**{t.TOOL_RESULT: _shown(text)})
             except LimitReached:
                 raise
             except CaxtonError as exc:
@@ -458,6 +460,13 @@ class Executor:
 
 
 _host_validators: dict[str, Any] = {}
+
+
+def _shown(text: str) -> str:
+    """What a trace keeps of a tool's arguments or result: enough to read, never megabytes."""
+    if len(text) <= t.SHOWN_CHARS:
+        return text
+    return text[: t.SHOWN_CHARS] + f"... ({len(text) - t.SHOWN_CHARS} more characters)"
 
 
 def check_host_arguments(tool: ToolInfo, arguments: dict[str, Any]) -> None:

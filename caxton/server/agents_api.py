@@ -153,6 +153,8 @@ def tool_event(span: Span) -> dict[str, Any]:
         "name": str(span.attributes.get(t.TOOL_NAME, span.name)),
         "outcome": span.status,
         "error": span.attributes.get(t.ERROR),
+        "arguments": span.attributes.get(t.TOOL_ARGUMENTS),
+        "result": span.attributes.get(t.TOOL_RESULT),
         "span_id": span.span_id,
         "seconds": round(span.seconds, 6),
     }

@@ -1,0 +1,168 @@
+"""The TUI driven by a Textual pilot against the real embedded server over a real workspace
+(the `test` model answers): send and see the answer and its trace, reload on save, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import Tree
+
+from caxton.workspace.scaffold import create_agent, create_workspace
+from caxton_tui.app import CaxtonApp, make_app
+from caxton_tui.chat import Turn
+from caxton_tui.help import ErrorScreen, HelpScreen
+from caxton_tui.prompt import Prompt
+
+SIZE = (120, 40)
+
+
+def synchronously(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test on its own event loop (no pytest async plugin needed)."""
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    root = tmp_path / "demo"
+    create_workspace(root)
+    create_agent(root, "analyst", "data-analyzer")
+    return root
+
+
+async def started(app: CaxtonApp) -> None:
+    for _ in range(400):
+        if app.backend.started.is_set() and app.overview is not None:
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError("the server did not start")
+
+
+async def until(condition: object, what: str) -> None:
+    for _ in range(400):
+        if callable(condition) and condition():
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@synchronously
+async def test_send_a_message_and_see_the_answer_and_its_trace(workspace: Path) -> None:
+    app = make_app(workspace, model="test", watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        names = [row.name for row in app.overview.agents] if app.overview else []
+        assert names == ["analyst", "assistant"]
+        prompt = app.query_one(Prompt)
+        prompt.focus()
+        prompt.insert("describe the numbers 3, 5 and 8")
+        await pilot.press("enter")
+        await until(lambda: app.last_trace is not None, "the answer")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        turn = app.query_one(Turn)
+        assert turn.text.startswith("[test model]")
+        assert "deterministic test model" in str(turn.query_one(".who").render())
+        assert turn.query(".tools Collapsible")  # the tool calls, folded
+        await pilot.press("ctrl+t")
+        tree = app.query_one("#spans", Tree)
+        labels: list[str] = []
+        pending = list(tree.root.children)
+        while pending:
+            node = pending.pop()
+            labels.append(str(node.label))
+            pending += node.children
+        assert any("execute_tool" in label for label in labels)
+        assert any(" ms" in label and "tok" in label for label in labels)  # an LLM call
+        assert prompt.sent == ["describe the numbers 3, 5 and 8"]
+    assert app.backend.server is None  # quitting stopped the embedded server
+
+
+@synchronously
+async def test_saving_a_file_reloads_and_a_broken_one_shows_its_location(
+    workspace: Path,
+) -> None:
+    app = make_app(workspace, model="test", watch=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        await asyncio.sleep(0.3)  # the watcher is running
+        agent = workspace / "agents" / "assistant.toml"
+        text = agent.read_text()
+        agent.write_text(text.replace('description = "', 'description = "Edited. ', 1))
+        await until(
+            lambda: (
+                app.overview is not None
+                and any(r.description.startswith("Edited.") for r in app.overview.agents)
+            ),
+            "the reload",
+        )
+        agent.write_text("name = = broken\n" + text)
+        await until(
+            lambda: app.overview is not None and any(not r.valid for r in app.overview.agents),
+            "the broken agent",
+        )
+        await pilot.pause()
+        notes = [n.message for n in app._notifications]
+        assert any("agents/assistant.toml:1:" in n for n in notes)
+        analyst = [r for r in app.overview.agents if r.name == "analyst"] if app.overview else []
+        assert analyst and analyst[0].valid  # the others keep working
+
+
+@synchronously
+async def test_help_and_errors_are_modals(workspace: Path) -> None:
+    app = make_app(workspace, model="test", watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+@synchronously
+async def test_a_broken_workspace_file_is_shown_located(tmp_path: Path) -> None:
+    root = tmp_path / "broken"
+    create_workspace(root)
+    (root / "caxton.toml").write_text("[workspace\n")
+    app = make_app(root, model="test", watch=False)
+    async with app.run_test(size=SIZE):
+        await until(lambda: app.overview is not None, "the overview")
+        notes = [n.message for n in app._notifications]
+        assert any(n.startswith("caxton.toml:1:") for n in notes), notes
+
+
+@synchronously
+async def test_a_remote_that_cannot_be_reached_is_an_error_modal(workspace: Path) -> None:
+    app = make_app(workspace, remote="nowhere", watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: isinstance(app.screen, ErrorScreen), "the error modal")
+        await pilot.pause()
+        assert "did not start" in app.sub_title
+        assert "nowhere" in app.screen.message and app.screen.hint
+
+
+def test_quitting_leaves_no_thread_behind(workspace: Path) -> None:
+    before = {t.ident for t in threading.enumerate()}
+
+    async def go() -> None:
+        app = make_app(workspace, model="test", watch=True)
+        async with app.run_test(size=SIZE):
+            await started(app)
+
+    asyncio.run(go())
+    for _ in range(100):
+        left = [t for t in threading.enumerate() if t.ident not in before and t.is_alive()]
+        if not left:
+            break
+        threading.Event().wait(0.05)
+    assert not left, [t.name for t in left]

@@ -1,0 +1,112 @@
+"""The chat pane: the conversation so far (requests, streamed Markdown answers, tool calls
+folded with their arguments and results) above the prompt."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Collapsible, Label, Markdown, Static
+
+from caxton_tui.prompt import Prompt
+
+
+class Turn(Vertical):
+    """One request and what answered it, filled in as events arrive."""
+
+    def __init__(self, request: str, target: str) -> None:
+        super().__init__(classes="turn")
+        self.request = request
+        self.target = target
+        self.text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"[b]you[/] → {self.target}\n{_escape(self.request)}", classes="request")
+        yield Label("…", classes="who")
+        yield Vertical(classes="tools")
+        yield Markdown("", classes="answer")
+        yield Label("", classes="summary")
+
+    async def add_text(self, text: str) -> None:
+        self.text += text
+        await self.query_one(".answer", Markdown).update(self.text)
+
+    def add_tool(self, tool: dict[str, Any]) -> None:
+        ok = tool.get("outcome") == "ok"
+        mark = "✓" if ok else "✗"
+        title = f"{mark} tool {tool.get('name')} · {float(tool.get('seconds') or 0) * 1000:.0f} ms"
+        body = f"[b]arguments[/]\n{_pretty(tool.get('arguments'))}\n[b]result[/]\n"
+        body += _escape(str(tool.get("result") or tool.get("error") or ""))
+        self.query_one(".tools", Vertical).mount(
+            Collapsible(Static(body, classes="tool-body"), title=title, collapsed=True)
+        )
+
+    async def finish(self, result: dict[str, Any]) -> None:
+        route = result.get("route") or {}
+        model = ", ".join(result.get("models") or []) or "?"
+        if result.get("deterministic"):
+            model += " (deterministic test model: not a real LLM)"
+        who = f"[b]{result['agent']}[/] answered · model {model}"
+        if route.get("reason") and route.get("method") != "named":
+            who += f"\n[dim]routed: {_escape(route['reason'])}[/]"
+        self.query_one(".who", Label).update(who)
+        if not self.text and result.get("answer"):
+            await self.add_text(str(result["answer"]))
+        trace = result.get("trace") or {}
+        usage = result.get("usage") or {}
+        cost = result.get("cost_usd")
+        self.query_one(".summary", Label).update(
+            f"[dim]{trace.get('spans', 0)} spans · {result.get('tool_calls', 0)} tool calls · "
+            f"{usage.get('input_tokens', 0)}+{usage.get('output_tokens', 0)} tokens · "
+            f"{'unknown cost' if cost is None else f'${cost:.4f}'} · "
+            f"trace {str(result.get('trace_id', ''))[:12]} (ctrl+t)[/]"
+        )
+
+    def fail(self, message: str, hint: str | None) -> None:
+        self.query_one(".who", Label).update(f"[b red]error[/] {_escape(message)}")
+        if hint:
+            self.query_one(".summary", Label).update(f"[dim]hint: {_escape(hint)}[/]")
+
+    def cancelled(self) -> None:
+        self.query_one(".who", Label).update("[b yellow]cancelled[/] (the server finishes it)")
+
+
+class ChatPane(Vertical):
+    def compose(self) -> ComposeResult:
+        yield VerticalScroll(
+            Static(
+                "Ask something. Enter sends, ctrl+j adds a line, escape cancels, "
+                "up/down walk your history.",
+                classes="hint",
+            ),
+            id="turns",
+        )
+        yield Label("", id="target")
+        yield Prompt(id="prompt")
+
+    def start_turn(self, request: str, target: str) -> Turn:
+        turn = Turn(request, target)
+        turns = self.query_one("#turns", VerticalScroll)
+        turns.mount(turn)
+        turns.scroll_end(animate=False)
+        return turn
+
+    def show_target(self, target: str) -> None:
+        self.query_one("#target", Label).update(f"[dim]to[/] [b]{target}[/]")
+
+
+def _pretty(raw: object) -> str:
+    if not raw:
+        return "(none)"
+    try:
+        return _escape(json.dumps(json.loads(str(raw)), indent=2))
+    except ValueError:
+        return _escape(str(raw))
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

@@ -1,0 +1,126 @@
+"""The trace pane: earlier requests on the left; the selected one's span tree (route, LLM
+calls, tool calls, memory, messages between agents) with durations, tokens, cost and fuel as
+a waterfall; the selected span's details below."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from rich.markup import escape
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Label, OptionList, Static, Tree
+from textual.widgets.option_list import Option
+
+BAR = 24  # characters of the waterfall
+ICONS = {"llm": "◇", "tool": "⚙", "memory": "▤", "route": "➜", "message": "✉", "agent": "●"}
+
+
+class TracePane(Horizontal):
+    @dataclass
+    class TraceChosen(Message):
+        trace_id: str
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="trace-list-box"):
+            yield Label("Requests", classes="section")
+            yield OptionList(id="trace-list")
+        with Vertical(id="trace-main"):
+            yield Label("No request yet: send one in Chat.", id="trace-title")
+            yield Tree("spans", id="spans")
+            yield VerticalScroll(Static("", id="span-details"), id="span-details-box")
+
+    def list_traces(self, executions: list[dict[str, Any]]) -> None:
+        listing = self.query_one("#trace-list", OptionList)
+        listing.clear_options()
+        for e in executions:
+            stamp = str(e.get("started_at", ""))[11:19]
+            listing.add_option(
+                Option(
+                    f"{stamp} {e['agent']} · {float(e['seconds']) * 1000:.0f} ms\n"
+                    f"  [dim]{escape(str(e['request'])[:40])}[/]",
+                    id=e["trace_id"],
+                )
+            )
+
+    def show(self, trace: dict[str, Any]) -> None:
+        execution, spans = trace["execution"], trace["spans"]
+        self.query_one("#trace-title", Label).update(
+            f"[b]{execution['agent']}[/] · {escape(execution['request'][:60])} · "
+            f"{float(execution['seconds']) * 1000:.0f} ms · "
+            f"{execution['input_tokens']}+{execution['output_tokens']} tokens · "
+            f"trace {execution['trace_id'][:12]}"
+        )
+        tree = self.query_one("#spans", Tree)
+        tree.clear()
+        tree.root.label = f"{len(spans)} spans"
+        if not spans:
+            return
+        start = min(float(s["start"]) for s in spans)
+        end = max(float(s["end"] or s["start"]) for s in spans)
+        total = max(end - start, 1e-9)
+        children: dict[str | None, list[dict[str, Any]]] = {}
+        ids = {s["span_id"] for s in spans}
+        for span in spans:
+            parent = span["parent_id"] if span["parent_id"] in ids else None
+            children.setdefault(parent, []).append(span)
+
+        def add(node: Any, parent: str | None) -> None:
+            for span in children.get(parent, []):
+                label = _label(span, start, total)
+                if span["span_id"] in children:
+                    add(node.add(label, data=span, expand=True), span["span_id"])
+                else:
+                    node.add_leaf(label, data=span)
+
+        add(tree.root, None)
+        tree.root.expand()
+        self.query_one("#span-details", Static).update("[dim]select a span to see its details[/]")
+
+    @on(Tree.NodeHighlighted, "#spans")
+    def _span(self, event: Tree.NodeHighlighted[Any]) -> None:
+        span = event.node.data
+        if span is None:
+            return
+        attributes = json.dumps(span.get("attributes") or {}, indent=2, ensure_ascii=False)
+        seconds = float(span["end"] or span["start"]) - float(span["start"])
+        self.query_one("#span-details", Static).update(
+            f"[b]{escape(span['name'])}[/] ({span['kind']}, {span['status']}) "
+            f"{seconds * 1000:.1f} ms\n{escape(attributes)}"
+        )
+
+    @on(OptionList.OptionSelected, "#trace-list")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option.id:
+            self.post_message(self.TraceChosen(event.option.id))
+
+
+def _label(span: dict[str, Any], start: float, total: float) -> str:
+    begin = float(span["start"]) - start
+    seconds = float(span["end"] or span["start"]) - float(span["start"])
+    at = min(BAR - 1, int(begin / total * BAR))
+    width = max(1, round(seconds / total * BAR))
+    bar = " " * at + "█" * min(width, BAR - at)
+    attrs = span.get("attributes") or {}
+    extra = []
+    tokens_in, tokens_out = (
+        attrs.get("gen_ai.usage.input_tokens"),
+        attrs.get("gen_ai.usage.output_tokens"),
+    )
+    if tokens_in is not None:
+        extra.append(f"{tokens_in}+{tokens_out or 0} tok")
+    if attrs.get("caxton.cost_usd") is not None:
+        extra.append(f"${float(attrs['caxton.cost_usd']):.4f}")
+    if attrs.get("caxton.tool.fuel") is not None:
+        extra.append(f"fuel {attrs['caxton.tool.fuel']:,}")
+    status = "" if span["status"] == "ok" else " [red]✗[/]"
+    icon = ICONS.get(str(span["kind"]), "·")
+    return (
+        f"[dim]{bar:<{BAR}}[/] {icon} {escape(span['name'])}{status} "
+        f"[dim]{seconds * 1000:.1f} ms{' · ' + ' · '.join(extra) if extra else ''}[/]"
+    )
