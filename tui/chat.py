@@ -30,8 +30,9 @@ class Turn(Vertical):
         yield Label("", classes="summary")
 
     async def add_text(self, text: str) -> None:
+        """More of the answer: appended (only the last block is parsed again)."""
         self.text += text
-        await self.query_one(".answer", Markdown).update(self.text)
+        await self.query_one(".answer", Markdown).append(text)
 
     def add_tool(self, tool: dict[str, Any]) -> None:
         ok = tool.get("outcome") == "ok"

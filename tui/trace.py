@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.markup import escape
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -17,6 +18,7 @@ from textual.widgets import Label, OptionList, Static, Tree
 from textual.widgets.option_list import Option
 
 BAR = 24  # characters of the waterfall
+OPEN_ALL_UP_TO = 200  # spans: a bigger trace opens with its first level only
 ICONS = {"llm": "◇", "tool": "⚙", "memory": "▤", "route": "➜", "message": "✉", "agent": "●"}
 
 
@@ -69,15 +71,18 @@ class TracePane(Horizontal):
             parent = span["parent_id"] if span["parent_id"] in ids else None
             children.setdefault(parent, []).append(span)
 
-        def add(node: Any, parent: str | None) -> None:
+        open_all = len(spans) <= OPEN_ALL_UP_TO
+
+        def add(node: Any, parent: str | None, depth: int) -> None:
             for span in children.get(parent, []):
                 label = _label(span, start, total)
                 if span["span_id"] in children:
-                    add(node.add(label, data=span, expand=True), span["span_id"])
+                    expand = open_all or depth == 0
+                    add(node.add(label, data=span, expand=expand), span["span_id"], depth + 1)
                 else:
                     node.add_leaf(label, data=span)
 
-        add(tree.root, None)
+        add(tree.root, None, 0)
         tree.root.expand()
         self.query_one("#span-details", Static).update("[dim]select a span to see its details[/]")
 
@@ -100,7 +105,9 @@ class TracePane(Horizontal):
             self.post_message(self.TraceChosen(event.option.id))
 
 
-def _label(span: dict[str, Any], start: float, total: float) -> str:
+def _label(span: dict[str, Any], start: float, total: float) -> Text:
+    """A span's line: waterfall bar, icon, name, duration and what it used (built as Text:
+    a thousand spans must not each go through the markup parser)."""
     begin = float(span["start"]) - start
     seconds = float(span["end"] or span["start"]) - float(span["start"])
     at = min(BAR - 1, int(begin / total * BAR))
@@ -118,9 +125,10 @@ def _label(span: dict[str, Any], start: float, total: float) -> str:
         extra.append(f"${float(attrs['caxton.cost_usd']):.4f}")
     if attrs.get("caxton.tool.fuel") is not None:
         extra.append(f"fuel {attrs['caxton.tool.fuel']:,}")
-    status = "" if span["status"] == "ok" else " [red]✗[/]"
     icon = ICONS.get(str(span["kind"]), "·")
-    return (
-        f"[dim]{bar:<{BAR}}[/] {icon} {escape(span['name'])}{status} "
-        f"[dim]{seconds * 1000:.1f} ms{' · ' + ' · '.join(extra) if extra else ''}[/]"
+    return Text.assemble(
+        (f"{bar:<{BAR}}", "dim"),
+        f" {icon} {span['name']}",
+        (" ✗" if span["status"] != "ok" else "", "red"),
+        (f" {seconds * 1000:.1f} ms{' · ' + ' · '.join(extra) if extra else ''}", "dim"),
     )
