@@ -160,7 +160,7 @@ def _stand_in(root: Path) -> Any:
             }  # fmt: skip
 
         def trace(self, trace_id: str) -> dict[str, Any]:
-            root = {"trace_id": trace_id, "span_id": "root", "parent_id": None,
+            root: dict[str, Any] = {"trace_id": trace_id, "span_id": "root", "parent_id": None,
                     "name": "request", "kind": "request", "start": 0.0, "end": 10.0,
                     "status": "ok", "attributes": {}}  # fmt: skip
             spans: list[dict[str, Any]] = [root]
