@@ -19,7 +19,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from caxton.errors import CaxtonError
@@ -49,7 +49,9 @@ class CaxtonApp(App[None]):
         Binding("ctrl+t", "show_trace", "Trace"),
         Binding("ctrl+r", "reload", "Reload"),
         Binding("ctrl+l", "clear_chat", "Clear", show=False),
+        Binding("f5", "restart", "Restart server", show=False),
     ]
+    HEALTH_SECONDS = 2.0  # how often the server (embedded or remote) is checked
 
     def __init__(self, backend: Backend, *, watch: bool = True) -> None:
         super().__init__()
@@ -60,9 +62,12 @@ class CaxtonApp(App[None]):
         self.last_trace: str | None = None
         self.overview: Overview | None = None
         self._stop_watching = threading.Event()
+        self._watching = False
+        self._health: Any = None
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Static("", id="banner")
         with Horizontal(id="body"):
             yield Sidebar(id="sidebar")
             with TabbedContent(id="tabs"):
@@ -91,10 +96,45 @@ class CaxtonApp(App[None]):
 
     def _started(self) -> None:
         self.sub_title = self.backend.label
+        self._banner(None)
         self.refresh_overview()
         self.refresh_traces()
-        if self.watch_files:
+        if self.watch_files and not self._watching:
+            self._watching = True
             self.watch_workspace()
+        if self._health is None:
+            self._health = self.set_interval(self.HEALTH_SECONDS, self.check_health)
+
+    @work(thread=True, group="health", exclusive=True, exit_on_error=False)
+    def check_health(self) -> None:
+        """A server thread that died, or a remote that stopped answering, becomes a banner
+        with the way back (F5); nothing crashes."""
+        problem = None
+        if not self.backend.alive:
+            problem = "the local server stopped: press F5 to restart it"
+        elif self.backend.remote is not None:
+            try:
+                with self.backend.client() as client:
+                    client.health()
+            except CaxtonError as exc:
+                problem = f"{self.backend.remote} does not answer ({exc.message}): F5 retries"
+        self.call_from_thread(self._banner, problem)
+
+    def _banner(self, text: str | None) -> None:
+        banner = self.query_one("#banner", Static)
+        banner.update(text or "")
+        banner.display = text is not None
+
+    def action_restart(self) -> None:
+        self._banner("restarting…")
+        self.restart_backend()
+
+    @work(thread=True, group="server", exclusive=True, exit_on_error=False)
+    def restart_backend(self) -> None:
+        self.backend.stop()
+        self.backend.started.clear()
+        self.backend.start()
+        self.call_from_thread(self._started)
 
     @work(thread=True, group="overview", exclusive=True, exit_on_error=False)
     def refresh_overview(self) -> None:
@@ -287,6 +327,11 @@ class CaxtonApp(App[None]):
             ("Clear chat", "Start a new conversation (ctrl+l)", self.action_clear_chat),
             ("Cancel", "Stop the running request (escape)", self.action_cancel),
             ("Help", "Keys and badges (f1)", self.action_help),
+            (
+                "Restart server",
+                "Start the local server again, or retry the remote (f5)",
+                self.action_restart,
+            ),
         ):
             yield SystemCommand(title, help_text, action)
         for row in self.overview.agents if self.overview else ():

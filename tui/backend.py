@@ -96,8 +96,9 @@ class Backend:
 
     @property
     def alive(self) -> bool:
+        """False once an embedded server's thread has ended (a remote is checked apart)."""
         server = self.server
-        return server is None or server._thread.is_alive()
+        return server is None or server.running
 
     def client(self) -> Client:
         return Client(self.url, self._token, self.workspace)

@@ -17,6 +17,7 @@ KEYS = """\
 [b]ctrl+t[/]       trace of the last answer     [b]ctrl+o[/]  chat
 [b]ctrl+r[/]       reload the workspace         [b]ctrl+p[/]  command palette
 [b]ctrl+l[/]       clear the chat               [b]f1[/]      this help
+[b]f5[/]           restart the local server / retry the remote
 [b]ctrl+q[/]       quit (stops the local server)
 
 Saving a file in the workspace reloads it: errors show as file:line:col, and

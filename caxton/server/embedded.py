@@ -56,6 +56,11 @@ class EmbeddedServer:
         return f"EmbeddedServer({self.url!r})"
 
     @property
+    def running(self) -> bool:
+        """The server thread is alive (False once it ended, stopped or crashed)."""
+        return self._thread.is_alive() and not self._stopped
+
+    @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 

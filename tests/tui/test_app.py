@@ -166,3 +166,21 @@ def test_quitting_leaves_no_thread_behind(workspace: Path) -> None:
             break
         threading.Event().wait(0.05)
     assert not left, [t.name for t in left]
+
+
+@synchronously
+async def test_a_server_that_dies_is_a_banner_and_f5_brings_it_back(workspace: Path) -> None:
+    app = make_app(workspace, model="test", watch=False)
+    app.HEALTH_SECONDS = 0.1
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        first = app.backend.server
+        assert first is not None
+        first._server.should_exit = True  # the server thread ends, as if it crashed
+        banner = app.query_one("#banner")
+        await until(lambda: banner.display, "the banner")
+        assert "F5" in str(banner.render())
+        await pilot.press("f5")
+        await until(lambda: app.backend.server is not first and app.backend.alive, "a restart")
+        await until(lambda: not banner.display, "the banner to go")
+        assert app.overview is not None and app.overview.agents
