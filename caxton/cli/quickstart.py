@@ -113,8 +113,8 @@ def quickstart(
     output.say(f"done in {time.perf_counter() - started:.1f} s. Next:")
     for line in (
         f"cd {folder}",
+        "caxton tui                                          # chat, traces, hot reload",
         'caxton run "summarise 2, 4, 4, 4, 5, 5, 7 and 9"   # routed to the best agent',
-        "caxton chat --agent reviewer                        # a conversation",
         "caxton trace                                        # the last request's spans",
         "caxton serve --port 8421 --data-dir ../caxton-server &   # a server of your own",
         "caxton remote add prod http://127.0.0.1:8421 < ../caxton-server/server/admin-token",
