@@ -19,13 +19,14 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from caxton.errors import CaxtonError
 from caxton_tui.backend import Backend, Overview
 from caxton_tui.chat import ChatPane, Turn
 from caxton_tui.help import ErrorScreen, HelpScreen
+from caxton_tui.memory import MemoryPane
 from caxton_tui.prompt import Prompt
 from caxton_tui.sidebar import Sidebar
 from caxton_tui.trace import TracePane
@@ -47,6 +48,7 @@ class CaxtonApp(App[None]):
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+o", "show_chat", "Chat"),
         Binding("ctrl+t", "show_trace", "Trace"),
+        Binding("ctrl+y", "show_memory", "Memory"),
         Binding("ctrl+r", "reload", "Reload"),
         Binding("ctrl+l", "clear_chat", "Clear", show=False),
         Binding("f5", "restart", "Restart server", show=False),
@@ -75,6 +77,8 @@ class CaxtonApp(App[None]):
                     yield ChatPane(id="chat")
                 with TabPane("Trace", id="trace-tab"):
                     yield TracePane(id="trace")
+                with TabPane("Memory", id="memory-tab"):
+                    yield MemoryPane(id="memory")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -298,7 +302,13 @@ class CaxtonApp(App[None]):
         self.query_one(Prompt).focus()
 
     def action_show_trace(self) -> None:
+        # focus moves with the tab: focus left in the chat would bring the chat tab back
         self.query_one(TabbedContent).active = "trace-tab"
+        self.query_one("#spans", Tree).focus()
+
+    def action_show_memory(self) -> None:
+        self.query_one(TabbedContent).active = "memory-tab"
+        self.query_one(MemoryPane).focus_search()
 
     def action_reload(self) -> None:
         if self.backend.started.is_set():
@@ -323,6 +333,7 @@ class CaxtonApp(App[None]):
         for title, help_text, action in (
             ("Chat", "Show the chat (ctrl+o)", self.action_show_chat),
             ("Trace", "Show the last request's trace (ctrl+t)", self.action_show_trace),
+            ("Memory", "Search the workspace's memory (ctrl+y)", self.action_show_memory),
             ("Reload", "Read the workspace's files again (ctrl+r)", self.action_reload),
             ("Clear chat", "Start a new conversation (ctrl+l)", self.action_clear_chat),
             ("Cancel", "Stop the running request (escape)", self.action_cancel),

@@ -23,8 +23,9 @@ ScopeKind = Literal["workspace", "agent", "global"]
 State = Literal["idle", "searching", "results", "no-results", "empty", "error"]
 
 LIMIT = 50  # hits asked for; the API allows up to 100
-WIDTH = 80  # characters of a result's text, so each result stays on one line
+WIDTH = 80  # characters of a result's text at most (the list also clips to its width)
 EMPTY = "nothing in memory yet: agents with memory store what they learn; or `caxton memory add`"
+KINDS = {"entities": "entity", "relations": "relation", "interactions": "interaction"}
 HINT = "type words and press enter; enter on an empty search lists the entities"
 
 
@@ -63,7 +64,12 @@ class MemoryPane(Vertical):
     MemoryPane #memory-agent { width: 22; display: none; }
     MemoryPane #memory-status { padding: 0 1; color: $text-muted; }
     MemoryPane #memory-main { height: 1fr; }
-    MemoryPane #memory-results { width: 1fr; border: none; }
+    MemoryPane #memory-results {
+        width: 1fr;
+        border: none;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
     MemoryPane #memory-details-box {
         width: 1fr;
         padding: 0 1;
@@ -126,6 +132,10 @@ class MemoryPane(Vertical):
         self._set_status("searching", f"searching {where} memory…")
         self._search(backend, self.last_query, where)
 
+    def focus_search(self) -> None:
+        """Focus the search box (inside a TabPane, that also shows the pane's tab)."""
+        self.query_one("#memory-query", Input).focus()
+
     def choose(self, index: int) -> None:
         """Show the result at `index`: an entity (a relation opens its source), or an
         interaction's request and answer."""
@@ -156,7 +166,8 @@ class MemoryPane(Vertical):
                     hits = client.get("memory/search", q=text, limit=LIMIT, **where.params)
                     found: list[dict[str, Any]] = hits["hits"]
                 else:
-                    found = client.get("memory/entities", **where.params)["entities"]
+                    listed = client.get("memory/entities", **where.params)["entities"]
+                    found = [{"kind": "entity", "score": None, **e} for e in listed]
                 if not found:  # an empty store, or only nothing here: the stats tell which
                     stats = client.get("memory/stats")
         except CaxtonError as exc:
@@ -174,7 +185,7 @@ class MemoryPane(Vertical):
                 graph = client.get(f"memory/entities/{quote(name, safe='')}", **where.params)
         except CaxtonError as exc:
             if not worker.is_cancelled:
-                self.app.call_from_thread(self._failed, exc)
+                self.app.call_from_thread(self._failed, exc, name)
             return
         if not worker.is_cancelled:
             self.app.call_from_thread(self._show_entity, name, graph)
@@ -200,7 +211,8 @@ class MemoryPane(Vertical):
         listing.add_options(Option(_line(hit), id=str(i)) for i, hit in enumerate(found))
         if found:
             what = f"for {text!r}" if text else "(every entity)"
-            self._set_status("results", f"{len(found)} in {where} memory {what}")
+            count = f"{len(found)} result{'s' * (len(found) != 1)}"
+            self._set_status("results", f"{count} in {where} memory {what}")
             return
         if stats is not None:
             self.stats = stats
@@ -231,15 +243,17 @@ class MemoryPane(Vertical):
         if _total(stats) == 0:
             self._set_status("empty", EMPTY)
         else:
-            counts = ", ".join(
-                f"{stats[k]} {k}" for k in ("entities", "relations", "interactions")
+            counts = " · ".join(
+                f"{stats[many]} {one if stats[many] == 1 else many}" for many, one in KINDS.items()
             )
             self._set_status("idle", f"{counts} in memory: {HINT}")
 
-    def _failed(self, error: CaxtonError) -> None:
+    def _failed(self, error: CaxtonError, entity: str | None = None) -> None:
         hint = f"\nhint: {error.hint}" if error.hint else ""
         self.app.notify(f"{error.message}{hint}", title="memory", severity="error", timeout=8)
-        if self.state == "searching":
+        if entity is not None:
+            self._details(f"[dim]could not load {escape(entity)} (see the notification)[/]")
+        elif self.state == "searching":
             self._set_status("error", "the search failed (see the notification)")
 
     def _set_status(self, state: State, text: str) -> None:
@@ -253,7 +267,9 @@ class MemoryPane(Vertical):
         backend = getattr(self.app, "backend", None)
         assert isinstance(backend, Backend), "MemoryPane needs an app with a `backend`"
         if not backend.started.is_set():
-            self.app.notify("the server is still starting; try again in a moment", severity="warning")
+            self.app.notify(
+                "the server is still starting; try again in a moment", severity="warning"
+            )
             return None
         return backend
 
@@ -297,7 +313,12 @@ class MemoryPane(Vertical):
 
 
 def _total(stats: dict[str, Any]) -> int:
-    return sum(int(stats.get(k) or 0) for k in ("entities", "relations", "interactions"))
+    return sum(int(stats.get(many) or 0) for many in KINDS)
+
+
+def _when(item: dict[str, Any], key: str) -> str:
+    """An ISO timestamp to the minute, readable."""
+    return str(item.get(key) or "")[:16].replace("T", " ")
 
 
 def _short(text: str, width: int = WIDTH) -> str:
@@ -323,7 +344,7 @@ def _entity_text(
 ) -> str:
     lines = [
         f"[b]{escape(entity['name'])}[/] ({escape(entity['type'])})",
-        f"[dim]{Where.of(entity)} memory · updated {str(entity.get('updated_at', ''))[:16]}[/]",
+        f"[dim]{Where.of(entity)} memory · updated {_when(entity, 'updated_at')}[/]",
         "",
         "[b]Observations[/]",
     ]
@@ -347,7 +368,7 @@ def _interaction_text(hit: dict[str, Any]) -> str:
     return "\n".join(
         [
             f"[b]interaction[/] with {escape(str(hit.get('agent', '')))}",
-            f"[dim]{Where.of(hit)} memory · {str(hit.get('created_at', ''))[:16]}[/]",
+            f"[dim]{Where.of(hit)} memory · {_when(hit, 'created_at')}[/]",
             "",
             "[b]Request[/]",
             escape(str(hit.get("request", ""))),

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Tree
+from textual.widgets import TabbedContent, Tree
 
 from caxton.workspace.scaffold import create_agent, create_workspace
 from caxton_tui.app import CaxtonApp, make_app
@@ -75,6 +75,8 @@ async def test_send_a_message_and_see_the_answer_and_its_trace(workspace: Path) 
         assert "deterministic test model" in str(turn.query_one(".who").render())
         assert turn.query(".tools Collapsible")  # the tool calls, folded
         await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "trace-tab"
         tree = app.query_one("#spans", Tree)
         labels: list[str] = []
         pending = list(tree.root.children)
