@@ -81,7 +81,7 @@ async def entities(
     }
 
 
-@router.get("/entities/{name}", response_model=m.GraphOut)
+@router.get("/entities/{name:path}", response_model=m.GraphOut)
 async def entity(
     name: str = PathParam(min_length=1, max_length=200),
     depth: int = Query(1, ge=0, le=10, description="Relations to follow."),

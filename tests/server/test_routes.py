@@ -266,3 +266,22 @@ def test_a_stalled_body_gets_408_and_others_are_served(workspace: Path) -> None:
         finally:
             stalled.close()
     assert answer.startswith("HTTP/1.1 408") and "request_timeout" in answer
+
+
+def test_an_entity_whose_name_has_a_slash_can_be_read(tmp_path: Path) -> None:
+    from caxton.client import Client
+    from caxton.server.embedded import start_embedded
+    from caxton.workspace.scaffold import create_workspace
+
+    root = tmp_path / "slashes"
+    create_workspace(root)
+    with (
+        start_embedded(root, model="test") as server,
+        Client(server.url, server.token, "slashes") as client,
+    ):
+        client.post("memory/entities", {"entities": [
+            {"name": "billing/invoices", "type": "service", "observations": ["sends invoices"]}
+        ]})  # fmt: skip
+        for path in ("memory/entities/billing%2Finvoices", "memory/entities/billing/invoices"):
+            graph = client.get(path)
+            assert [e["name"] for e in graph["entities"]] == ["billing/invoices"]
