@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from caxton.errors import CaxtonError
 from caxton_tui.backend import Backend, Overview
 from caxton_tui.chat import ChatPane, Turn
+from caxton_tui.deploy import DeployPane
 from caxton_tui.help import ErrorScreen, HelpScreen
 from caxton_tui.memory import MemoryPane
 from caxton_tui.prompt import Prompt
@@ -79,6 +80,8 @@ class CaxtonApp(App[None]):
                     yield TracePane(id="trace")
                 with TabPane("Memory", id="memory-tab"):
                     yield MemoryPane(id="memory")
+                with TabPane("Deploy", id="deploy-tab"):
+                    yield DeployPane(id="deploy")
         yield Footer()
 
     def on_mount(self) -> None:
