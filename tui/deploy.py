@@ -1,15 +1,14 @@
 """The deploy pane: choose a remote, see the plan as a file diff (and any file's unified diff
 against the live version), deploy with progress, browse the history and roll back.
 
-Every step is the one `caxton deploy`, `caxton log` and `caxton rollback` take (the helpers
-are imported from `caxton.cli.deploy`, not copied); they run in thread workers, which hand
-their results to this pane's handlers with `call_from_thread` and never touch a widget.
+Every step is the one `caxton deploy`, `caxton log` and `caxton rollback` take
+(`caxton.deploy.actions`); they run in thread workers, which hand their results to this
+pane's handlers with `call_from_thread` and never touch a widget.
 """
 
 from __future__ import annotations
 
 import difflib
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -175,8 +174,7 @@ class DeployPane(Vertical):
 
     @work(thread=True, group="deploy-plan", exclusive=True, exit_on_error=False)
     def _plan_worker(self, root: Path, remote_name: str) -> None:
-        from caxton.cli.deploy import _base, _client
-        from caxton.deploy import local
+        from caxton.deploy import actions, local
         from caxton.deploy.manifest import build
         from caxton.deploy.push import plan
         from caxton.errors import ConflictError
@@ -188,12 +186,12 @@ class DeployPane(Vertical):
             remote = resolve_remote(root, remote_name)
             name = workspace_name(root)
             manifest = build(root)
-            with _client(remote, name, root) as client:
+            with actions.client_for(remote, name, root) as client:
                 planned = plan(client, manifest)
             warning = None
             try:
                 record = local.load_record(root, remote.name)
-                _base(planned.live_version, planned.live_root, manifest, record, remote, False)
+                actions.base_version(planned, record, remote, False)
             except ConflictError as exc:  # the deploy would be refused: say so now
                 warning = f"{exc.message}\nhint: {exc.hint}"
         except CaxtonError as exc:
@@ -252,7 +250,7 @@ class DeployPane(Vertical):
     def _diff_worker(
         self, root: Path, remote_name: str, path: str, kind: str, live_version: int
     ) -> None:
-        from caxton.cli.deploy import _client
+        from caxton.deploy.actions import client_for
         from caxton.deploy.manifest import disk_path
         from caxton.deploy.store import unpack
         from caxton.memory.local import workspace_name
@@ -263,7 +261,7 @@ class DeployPane(Vertical):
         try:
             if kind != "added" and live_version:
                 remote = resolve_remote(root, remote_name)
-                with _client(remote, workspace_name(root), root) as client:
+                with client_for(remote, workspace_name(root), root) as client:
                     files = client.get(f"deployments/{live_version}")["files"] or {}
                     digest = str(files[path]["sha256"])
                     blobs = dict(unpack(client.fetch_bytes("blobs/fetch", {"hashes": [digest]})))
@@ -421,7 +419,8 @@ class DeployPane(Vertical):
     def _show_history(
         self, remote_name: str, deployments: list[dict[str, Any]], fetched_at: str | None
     ) -> None:
-        from caxton.cli.deploy import _short, _when
+        from caxton.deploy.actions import short as _short
+        from caxton.deploy.actions import when as _when
 
         if remote_name != self.remote:
             return
@@ -490,66 +489,14 @@ def run_deploy(
 ) -> dict[str, Any] | None:
     """`caxton deploy`'s steps; the summary (`caxton deploy --json`'s shape plus `version` and
     `ms`), or None when the remote already has this workspace."""
-    from caxton.cli.deploy import _base, _client, _local_problems, _remember, _short
-    from caxton.cli.output import count_problems
-    from caxton.deploy import local
-    from caxton.deploy.manifest import build
-    from caxton.deploy.push import plan, push
-    from caxton.errors import ConfigError
-    from caxton.memory.local import workspace_name
-    from caxton.remotes import resolve_remote
+    from caxton.deploy import actions
 
-    started = time.perf_counter()
-    problems = [p for p in _local_problems(root) if p.severity == "error"]
-    if problems:
-        raise ConfigError(problems, f"{count_problems(problems)}: nothing was deployed")
-    git = local.git_state(root)
-    assert git is not None  # required: a missing repository raised GitRequired
-    if git.dirty:
-        say(
-            f"deploying uncommitted changes ({', '.join(git.dirty[:5])}"
-            + (" ..." if len(git.dirty) > 5 else "")
-            + f"); the deploy records commit {_short(git.commit)} as dirty"
-        )
-    remote = resolve_remote(root, remote_name)
-    name = workspace_name(root)
-    record = local.load_record(root, remote.name)
-    manifest = build(root)
-    with _client(remote, name, root) as client:
-        planned = plan(client, manifest)
-        base = _base(planned.live_version, planned.live_root, manifest, record, remote, False)
-        if planned.same:
-            if record is None:  # in step already: remember it
-                _remember(root, remote, name, client, planned.live_version, manifest, None)
-            say(
-                f"nothing to deploy: version {planned.live_version} on {remote.name} is this "
-                "workspace"
-            )
-            return None
-        outcome = push(
-            client, root, manifest, base_version=base, git=git, message=message, progress=say,
-            planned=planned,
-        )  # fmt: skip
-    assert outcome.deployment is not None
-    local.save_record(
-        root, remote.name, remote.url, name, outcome.deployment, manifest, outcome.plan.changes
-    )
-    seconds = time.perf_counter() - started
-    return {
-        "remote": remote.name,
-        "url": remote.url,
-        "workspace": name,
-        "version": outcome.deployment["version"],
-        "deployment": outcome.deployment,
-        "changes": outcome.plan.changes.to_json(),
-        "files_sent": outcome.blobs_sent,
-        "bytes_sent": outcome.bytes_sent,
-        "seconds": round(seconds, 4),
-        "ms": round(seconds * 1000),
-        "agents": outcome.agents,
-        "invalid": outcome.invalid,
-        "git": git.to_json(),
-    }
+    done = actions.deploy(root, remote_name, message=message, say=say)
+    if done.outcome is None:
+        say(f"nothing to deploy: version {done.plan.live_version} on {done.remote.name} is this "
+            "workspace")  # fmt: skip
+        return None
+    return _summary(done)
 
 
 def run_rollback(
@@ -557,73 +504,30 @@ def run_rollback(
 ) -> dict[str, Any] | None:
     """`caxton rollback VERSION`'s steps; the summary, or None when that version's files are
     live already."""
-    from caxton.cli.deploy import _client
-    from caxton.deploy import local
-    from caxton.deploy.manifest import Manifest
-    from caxton.deploy.push import push
-    from caxton.memory.local import workspace_name
-    from caxton.remotes import resolve_remote
+    from caxton.deploy import actions
 
-    started = time.perf_counter()
-    remote = resolve_remote(root, remote_name)
-    name = workspace_name(root)
-    git = local.git_state(root, required=False)
-    with _client(remote, name, root) as client:
-        older = client.get(f"deployments/{version}")
-        manifest = Manifest.from_json(older["files"])
-        live = client.get("deploy")["live"]
-        if live is not None and live["root"] == manifest.root:
-            say(f"version {live['version']} already has version {version}'s files")
-            return None
-        outcome = push(
-            client, root, manifest, base_version=live["version"] if live else 0, git=git,
-            message=message or f"rollback to version {version}", kind="rollback",
-            rollback_of=version, progress=say,
-        )  # fmt: skip
-    assert outcome.deployment is not None
-    local.save_record(
-        root, remote.name, remote.url, name, outcome.deployment, manifest, outcome.plan.changes
-    )
-    seconds = time.perf_counter() - started
-    return {
-        "remote": remote.name,
-        "url": remote.url,
-        "workspace": name,
-        "version": outcome.deployment["version"],
-        "rollback_of": version,
-        "deployment": outcome.deployment,
-        "changes": outcome.plan.changes.to_json(),
-        "files_sent": outcome.blobs_sent,
-        "bytes_sent": outcome.bytes_sent,
-        "seconds": round(seconds, 4),
-        "ms": round(seconds * 1000),
-        "agents": outcome.agents,
-        "invalid": outcome.invalid,
-        "git": git.to_json() if git else None,
-    }
+    done = actions.rollback(root, remote_name, version, message=message, say=say)
+    if done.outcome is None:
+        say(f"version {done.plan.live_version} already has version {version}'s files")
+        return None
+    return {**_summary(done), "rollback_of": version}
+
+
+def _summary(done: Any) -> dict[str, Any]:
+    summary: dict[str, Any] = done.summary()
+    summary["version"] = summary["deployment"]["version"]
+    summary["ms"] = round(done.seconds * 1000)
+    return summary
 
 
 def fetch_history(root: Path, remote_name: str) -> tuple[list[dict[str, Any]], str | None]:
     """The remote's history, newest first, saved for offline use as `caxton log` does; when the
     server does not answer, the saved one and when it was fetched."""
-    from caxton.cli.deploy import _client
-    from caxton.client import RemoteError
-    from caxton.deploy import local
-    from caxton.memory.local import workspace_name
-    from caxton.remotes import resolve_remote
+    from caxton.deploy import actions
 
-    remote = resolve_remote(root, remote_name)
-    try:
-        with _client(remote, workspace_name(root), root) as client:
-            history: dict[str, Any] = client.get("deployments", limit=HISTORY_LIMIT)
-        history["fetched_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        local.save_history(root, remote.name, history)
-        return list(history["deployments"]), None
-    except RemoteError as exc:
-        saved = local.load_history(root, remote.name) if exc.status == 0 else None
-        if saved is None:
-            raise
-        return list(saved["deployments"]), str(saved.get("fetched_at", "?"))
+    _, history, cached = actions.history(root, remote_name, HISTORY_LIMIT)
+    fetched_at = str(history.get("fetched_at", "?")) if cached else None
+    return list(history["deployments"]), fetched_at
 
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:

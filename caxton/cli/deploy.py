@@ -8,9 +8,7 @@ nothing on the server. `status` never touches the network unless `--remote` is n
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +18,6 @@ from caxton.cli import output
 from caxton.errors import ConflictError, NotFoundError, Problem
 
 if TYPE_CHECKING:
-    from caxton.client import Client
     from caxton.deploy.manifest import Manifest
     from caxton.remotes import Remote
 
@@ -41,58 +38,16 @@ def _root_and_name() -> tuple[Path, str]:
     return root, workspace_name(root)
 
 
-@contextmanager
-def _client(remote: Remote, workspace: str, root: Path) -> Iterator[Client]:
-    """A client for the remote; its refusals come back in this workspace's terms."""
-    from caxton.client import Client, RemoteError
-
-    with Client(remote.url, remote.token, workspace) as client:
-        try:
-            yield client
-        except RemoteError as exc:
-            raise _explained(exc, remote, workspace, root) from exc
-
-
-def _explained(exc: Any, remote: Remote, workspace: str, root: Path) -> Any:
-    if exc.status == 403:
-        exc.message = (
-            f"the token of remote {remote.name!r} does not let you deploy workspace "
-            f"{workspace!r} on {remote.url}: {exc.message}"
-        )
-        exc.hint = (
-            f"on the server: `caxton token create --workspace {workspace} --role deployer`; "
-            f"here: `caxton remote add {remote.name} {remote.url}` with that token"
-        )
-    problems = exc.body.get("problems") if isinstance(exc.body, dict) else None
-    if isinstance(problems, list):
-        exc.problems = [
-            Problem(
-                root / str(p.get("path")),
-                int(p.get("line") or 1),
-                int(p.get("col") or 1),
-                str(p.get("message")),
-                p.get("hint"),
-                str(p.get("code") or "invalid"),
-                str(p.get("severity") or "error"),
-            )
-            for p in problems
-            if isinstance(p, dict)
-        ]
-    return exc
-
-
-def _local_problems(root: Path) -> list[Problem]:
-    from caxton.workspace.validate import validate_paths
-
-    return validate_paths([root]).problems
-
-
 def _short(commit: str | None) -> str:
-    return commit[:10] if commit else "-"
+    from caxton.deploy.actions import short
+
+    return short(commit)
 
 
 def _when(iso: str) -> str:
-    return iso.replace("T", " ")[:19]
+    from caxton.deploy.actions import when
+
+    return when(iso)
 
 
 # ----- deploy --------------------------------------------------------------------------------
@@ -109,135 +64,49 @@ def deploy(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Ship this workspace to a remote: only changed files travel; all or nothing there."""
-    from caxton.deploy import local
-    from caxton.deploy.manifest import build
-    from caxton.deploy.push import plan, push
-    from caxton.remotes import resolve_remote
+    from caxton.deploy import actions
 
-    started = time.perf_counter()
-    root, name = _root_and_name()
-    problems = [p for p in _local_problems(root) if p.severity == "error"]
-    if problems:
-        from caxton.errors import ConfigError
-
-        raise ConfigError(
-            problems,
-            f"{output.count_problems(problems)}: nothing was deployed",
-        )
-    git = local.git_state(root)
-    assert git is not None
-    if git.dirty:
-        output.warn(
-            f"deploying uncommitted changes ({', '.join(git.dirty[:5])}"
-            + (" ..." if len(git.dirty) > 5 else "")
-            + f"); the deploy records commit {_short(git.commit)} as dirty",
-            "commit first to ship exactly a commit",
-        )
-    remote = resolve_remote(root, remote_name)
-    record = local.load_record(root, remote.name)
-    manifest = build(root)
-    with _client(remote, name, root) as client:
-        protocol_started = time.perf_counter()
-        planned = plan(client, manifest)
-        base = _base(planned.live_version, planned.live_root, manifest, record, remote, force)
-        if dry_run or planned.same:
-            if planned.same and record is None:  # in step already: remember it
-                _remember(root, remote, name, client, planned.live_version, manifest, None)
-            _show_plan(planned, remote, as_json, dry_run=dry_run)
-            return
-        outcome = push(
-            client, root, manifest, base_version=base, git=git, message=message,
-            progress=None if as_json else output.say, planned=planned,
-        )  # fmt: skip
-        protocol = time.perf_counter() - protocol_started
-    assert outcome.deployment is not None
-    local.save_record(
-        root, remote.name, remote.url, name, outcome.deployment, manifest, outcome.plan.changes
-    )
-    elapsed = time.perf_counter() - started
-    summary = {
-        "remote": remote.name,
-        "url": remote.url,
-        "workspace": name,
-        "deployment": outcome.deployment,
-        "changes": outcome.plan.changes.to_json(),
-        "files_sent": outcome.blobs_sent,
-        "bytes_sent": outcome.bytes_sent,
-        "protocol_seconds": round(protocol, 4),
-        "seconds": round(elapsed, 4),
-        "reload_seconds": outcome.reload_seconds,
-        "agents": outcome.agents,
-        "invalid": outcome.invalid,
-        "git": git.to_json(),
-    }
-    if as_json:
-        output.emit_json(summary)
+    root, _ = _root_and_name()
+    done = actions.deploy(
+        root, remote_name, message=message, force=force, dry_run=dry_run,
+        say=_progress(as_json),
+    )  # fmt: skip
+    if done.outcome is None:
+        _show_plan(done.plan, done.remote, as_json, dry_run=dry_run)
         return
-    c = outcome.plan.changes
-    d = outcome.deployment
+    if as_json:
+        output.emit_json(done.summary())
+        return
+    c, d, git = done.outcome.plan.changes, done.outcome.deployment, done.git
+    assert d is not None and git is not None
     output.success(
-        f"deployed version {d['version']} of {name!r} to {remote.name} ({remote.url}): "
-        f"{len(c.added)} added, {len(c.modified)} modified, {len(c.deleted)} deleted"
+        f"deployed version {d['version']} of {done.workspace!r} to {done.remote.name} "
+        f"({done.remote.url}): {len(c.added)} added, {len(c.modified)} modified, "
+        f"{len(c.deleted)} deleted"
     )
     output.say(
-        f"  {outcome.blobs_sent} file(s), {outcome.bytes_sent:,} bytes sent in {elapsed:.2f} s "
-        f"(protocol {protocol * 1000:.0f} ms; agents reloaded in "
-        f"{(outcome.reload_seconds or 0) * 1000:.0f} ms: {outcome.agents} running)"
+        f"  {done.outcome.blobs_sent} file(s), {done.outcome.bytes_sent:,} bytes sent in "
+        f"{done.seconds:.2f} s (protocol {done.protocol_seconds * 1000:.0f} ms; agents reloaded "
+        f"in {(done.outcome.reload_seconds or 0) * 1000:.0f} ms: {done.outcome.agents} running)"
     )
     output.say(
         f"  commit {_short(git.commit)}" + (f" on {git.branch}" if git.branch else "")
         + (" (dirty)" if git.dirty else "") + (f": {message}" if message else "")
     )  # fmt: skip
-    for agent, problem in outcome.invalid.items():
+    for agent, problem in done.outcome.invalid.items():
         output.warn(f"agent {agent!r} is not running: {problem}")
 
 
-def _base(
-    live_version: int,
-    live_root: str | None,
-    manifest: Manifest,
-    record: Any,
-    remote: Remote,
-    force: bool,
-) -> int | None:
-    """The version this deploy builds on: the one this workspace last deployed or pulled.
-    A server that moved on is the server's 409 to give; one this workspace never saw (or
-    that is behind what it deployed: another server, or a reset one) is refused here."""
-    if force:
-        return None
-    if record is None or record.url != remote.url:
-        if live_version == 0 or live_root == manifest.root:
-            return live_version
-        raise ConflictError(
-            f"remote {remote.name!r} is at version {live_version}, which this workspace never "
-            "deployed or pulled",
-            f"`caxton pull --remote {remote.name}` takes it first, or `caxton deploy --force` "
-            "replaces it",
-        )
-    if record.version > live_version:
-        raise ConflictError(
-            f"remote {remote.name!r} is at version {live_version}, but this workspace deployed "
-            f"version {record.version} there: it is another server, or its data was reset",
-            f"`caxton deploy --remote {remote.name} --force` deploys on top of what is there",
-        )
-    return int(record.version)
+def _progress(quiet: bool) -> Callable[[str], None]:
+    """Progress lines on stderr (a `warning:` line styled as one); none with --json."""
 
+    def say(line: str) -> None:
+        if line.startswith("warning: "):
+            output.warn(line.removeprefix("warning: "), "commit first to ship exactly a commit")
+        elif not quiet:
+            output.say(line)
 
-def _remember(
-    root: Path,
-    remote: Remote,
-    name: str,
-    client: Client,
-    version: int,
-    manifest: Manifest,
-    changes: Any,
-) -> None:
-    from caxton.deploy import local
-
-    if version == 0:
-        return
-    deployment = client.get(f"deployments/{version}")
-    local.save_record(root, remote.name, remote.url, name, deployment, manifest, changes)
+    return say
 
 
 def _show_plan(planned: Any, remote: Remote, as_json: bool, *, dry_run: bool) -> None:
@@ -288,7 +157,9 @@ def status(
 
     root, name = _root_and_name()
     manifest = build(root)
-    problems = _local_problems(root)
+    from caxton.deploy.actions import local_problems
+
+    problems = local_problems(root)
     git = local.git_state(root, required=False)
     records = local.records(root)
     declared = _declared_remotes(root)
@@ -439,14 +310,13 @@ def log(
     as_json: bool = typer.Option(False, "--json", help="Print the history as JSON."),
 ) -> None:
     """The remote's deploy history, newest first (the last one fetched when offline)."""
-    from caxton.client import RemoteError
-    from caxton.deploy import local
+    from caxton.deploy import actions
     from caxton.remotes import resolve_remote
 
     root, name = _root_and_name()
-    remote = resolve_remote(root, remote_name)
     if audit:
-        with _client(remote, name, root) as client:
+        remote = resolve_remote(root, remote_name)
+        with actions.client_for(remote, name, root) as client:
             entries = client.get("deploy/audit", limit=limit)["entries"]
         if as_json:
             output.emit_json(entries)
@@ -460,19 +330,8 @@ def log(
             ["at (UTC)", "who", "action", "outcome", "version", "commit", "detail"],
         )  # fmt: skip
         return
-    cached = False
-    try:
-        with _client(remote, name, root) as client:
-            history = client.get("deployments", limit=limit)
-        history["fetched_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        local.save_history(root, remote.name, history)
-    except RemoteError as exc:
-        if exc.status != 0:
-            raise
-        saved = local.load_history(root, remote.name)
-        if saved is None:
-            raise
-        history, cached = saved, True
+    remote, history, cached = actions.history(root, remote_name, limit)
+    if cached:
         output.warn(
             f"{remote.url} does not answer; this is the history fetched at "
             f"{_when(str(history.get('fetched_at', '?')))}",
@@ -509,30 +368,15 @@ def rollback(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Make an older version live again, as a new version (history only moves forward)."""
-    from caxton.deploy import local
-    from caxton.deploy.manifest import Manifest
-    from caxton.deploy.push import push
-    from caxton.remotes import resolve_remote
+    from caxton.deploy import actions
 
-    root, name = _root_and_name()
-    remote = resolve_remote(root, remote_name)
-    git = local.git_state(root, required=False)
-    with _client(remote, name, root) as client:
-        older = client.get(f"deployments/{version}")
-        manifest = Manifest.from_json(older["files"])
-        live = client.get("deploy")["live"]
-        if live is not None and live["root"] == manifest.root:
-            output.success(f"version {live['version']} already has version {version}'s files")
-            return
-        outcome = push(
-            client, root, manifest, base_version=live["version"] if live else 0, git=git,
-            message=message or f"rollback to version {version}", kind="rollback",
-            rollback_of=version, progress=None if as_json else output.say,
-        )  # fmt: skip
+    root, _ = _root_and_name()
+    done = actions.rollback(root, remote_name, version, message=message, say=_progress(as_json))
+    remote, outcome = done.remote, done.outcome
+    if outcome is None:
+        output.success(f"version {done.plan.live_version} already has version {version}'s files")
+        return
     assert outcome.deployment is not None
-    local.save_record(
-        root, remote.name, remote.url, name, outcome.deployment, manifest, outcome.plan.changes
-    )
     if as_json:
         output.emit_json(
             {"deployment": outcome.deployment, "changes": outcome.plan.changes.to_json()}
@@ -562,7 +406,7 @@ def pull(
 ) -> None:
     """Bring the live version's files here; local changes are never overwritten unless
     `--force`."""
-    from caxton.deploy import local
+    from caxton.deploy import actions, local
     from caxton.deploy.manifest import Changes, Manifest, build
     from caxton.deploy.store import unpack
 
@@ -578,7 +422,7 @@ def pull(
     def chosen(path: str) -> bool:
         return not wanted or any(path == w or path.startswith(w + "/") for w in wanted)
 
-    with _client(remote, name, root) as client:
+    with actions.client_for(remote, name, root) as client:
         live = client.get("deploy")["live"]
         if live is None:
             raise NotFoundError(

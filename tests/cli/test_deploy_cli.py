@@ -113,9 +113,9 @@ def test_deploy_then_change_then_see_it_live_status_log_rollback_pull(
     assert back.code == 0, back.err
     assert "version 3 on prod has version 1's files" in back.err
     assert live_agents(server)["assistant"] != "Version two of the assistant."
-    assert json.loads(cli("log", "--json", cwd=workspace).out)["deployments"][0]["kind"] == (
-        "rollback"
-    )
+    after_rollback = json.loads(cli("log", "--json", cwd=workspace).out)["deployments"]
+    assert after_rollback[0]["kind"] == "rollback" and after_rollback[0]["rollback_of"] == 1
+    assert after_rollback[0]["commit"] == after_rollback[2]["commit"]  # the files it ships
 
     kept = cli("pull", cwd=workspace)  # the files here are version 2's: local changes now
     assert kept.code == ExitCode.CONFLICT and "agents/assistant.toml" in kept.err
