@@ -217,6 +217,11 @@ class CaxtonApp(App[None]):
 
     # ----- chat ------------------------------------------------------------------------------
 
+    @on(TabbedContent.TabActivated)
+    def _tab(self, event: TabbedContent.TabActivated) -> None:
+        # the sidebar is for choosing whom to talk to; the other tabs need the width
+        self.query_one(Sidebar).display = event.pane.id == "chat-tab"
+
     @on(Sidebar.AgentChosen)
     def _agent_chosen(self, event: Sidebar.AgentChosen) -> None:
         self.agent = event.agent

@@ -87,6 +87,9 @@ class ChatPane(Vertical):
         yield Label("", id="target")
         yield Prompt(id="prompt")
 
+    def on_mount(self) -> None:
+        self.query_one("#turns", VerticalScroll).anchor()  # stay at the end while answers grow
+
     def start_turn(self, request: str, target: str) -> Turn:
         turn = Turn(request, target)
         turns = self.query_one("#turns", VerticalScroll)

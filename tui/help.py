@@ -21,9 +21,9 @@ KEYS = """\
 [b]f5[/]           restart the local server / retry the remote
 [b]ctrl+q[/]       quit (stops the local server)
 
-Saving a file in the workspace reloads it: errors show as file:line:col, and
-agents that were working keep working. Badges: ✓ valid, ✗ invalid,
-● changed since the last deploy."""
+Saving a file in the workspace reloads it: errors show as
+file:line:col, and agents that were working keep working.
+Badges: ✓ valid, ✗ invalid, ● changed since the last deploy."""
 
 
 class HelpScreen(ModalScreen[None]):

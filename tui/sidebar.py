@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -15,6 +16,7 @@ from textual.widgets.option_list import Option
 from caxton_tui.backend import Overview
 
 AUTO = "auto"
+TIP_CHARS = 24  # one line under the agent's name
 
 
 class Sidebar(Vertical):
@@ -41,7 +43,10 @@ class Sidebar(Vertical):
             badge = "✓" if row.valid else "✗"
             changed = " ●" if row.changed else ""
             tip = ", ".join(row.capabilities[:3]) if row.valid else row.problems[0]
-            agents.add_option(Option(f"{badge} {row.name}{changed}\n  [dim]{tip}[/]", id=row.name))
+            tip = tip if len(tip) <= TIP_CHARS else tip[: TIP_CHARS - 1] + "…"
+            agents.add_option(
+                Option(f"{badge} {row.name}{changed}\n  [dim]{escape(tip)}[/]", id=row.name)
+            )
         if chosen is not None and chosen < agents.option_count:
             agents.highlighted = chosen
         tools = self.query_one("#tools", OptionList)

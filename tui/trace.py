@@ -44,7 +44,7 @@ class TracePane(Horizontal):
             listing.add_option(
                 Option(
                     f"{stamp} {e['agent']} · {float(e['seconds']) * 1000:.0f} ms\n"
-                    f"  [dim]{escape(str(e['request'])[:40])}[/]",
+                    f"  [dim]{escape(_cut(str(e['request']), 22))}[/]",
                     id=e["trace_id"],
                 )
             )
@@ -103,6 +103,11 @@ class TracePane(Horizontal):
         event.stop()
         if event.option.id:
             self.post_message(self.TraceChosen(event.option.id))
+
+
+def _cut(text: str, chars: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= chars else text[: chars - 1] + "…"
 
 
 def _label(span: dict[str, Any], start: float, total: float) -> Text:
