@@ -95,7 +95,7 @@ async def test_saving_a_file_reloads_and_a_broken_one_shows_its_location(
     workspace: Path,
 ) -> None:
     app = make_app(workspace, model="test", watch=True)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE):
         await started(app)
         await asyncio.sleep(0.3)  # the watcher is running
         agent = workspace / "agents" / "assistant.toml"
@@ -113,9 +113,10 @@ async def test_saving_a_file_reloads_and_a_broken_one_shows_its_location(
             lambda: app.overview is not None and any(not r.valid for r in app.overview.agents),
             "the broken agent",
         )
-        await pilot.pause()
-        notes = [n.message for n in app._notifications]
-        assert any("agents/assistant.toml:1:" in n for n in notes)
+        await until(
+            lambda: any("agents/assistant.toml:1:" in n.message for n in app._notifications),
+            "the located problem",
+        )
         analyst = [r for r in app.overview.agents if r.name == "analyst"] if app.overview else []
         assert analyst and analyst[0].valid  # the others keep working
 
@@ -138,9 +139,10 @@ async def test_a_broken_workspace_file_is_shown_located(tmp_path: Path) -> None:
     (root / "caxton.toml").write_text("[workspace\n")
     app = make_app(root, model="test", watch=False)
     async with app.run_test(size=SIZE):
-        await until(lambda: app.overview is not None, "the overview")
-        notes = [n.message for n in app._notifications]
-        assert any(n.startswith("caxton.toml:1:") for n in notes), notes
+        await until(
+            lambda: any(n.message.startswith("caxton.toml:1:") for n in app._notifications),
+            "the located problem",
+        )  # the notification is delivered as a message, after the overview is shown
 
 
 @synchronously
