@@ -240,3 +240,29 @@ async def test_no_remote_shows_how_to_add_one(root: Path) -> None:
         assert not pane.query_one("#deploy-body").display
         assert pane.refresh_plan() is None and pane.deploy() is None
         await until(lambda: any("caxton remote add prod URL" in n for n in notes(app)), "a note")
+
+
+@synchronously
+async def test_deploy_to_a_caxton_serve_process_and_see_it_live(root: Path, tmp_path: Path) -> None:
+    from tests.server.test_deploy_faults import start_server
+
+    serve = start_server(tmp_path / "serve-data", tmp_path / "serve.log", home=tmp_path / "h")
+    try:
+        add_remote(root, serve.url, serve.token)
+        commit(root)
+        app = Host(root)
+        async with app.run_test(size=SIZE) as pilot:
+            pane = app.query_one(DeployPane)
+            await until(lambda: pane.plan is not None, "the plan")
+            await idle(app, pilot)
+            pane.deploy("from the TUI")
+            await until(lambda: pane.last_deployment is not None, "the deploy")
+            await idle(app, pilot)
+            assert pane.last_deployment["version"] == 1
+            assert [d["message"] for d in pane.history] == ["from the TUI"]
+        with serve.client(NAME) as client:
+            assert [a["name"] for a in client.agents()] == ["assistant"]
+            assert client.get("deploy")["live"]["message"] == "from the TUI"
+        assert serve.stop() == 0
+    finally:
+        serve.kill()
