@@ -35,7 +35,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from common import cpu_model, free_port
 
 from caxton.client import Client
 from caxton.deploy.manifest import build
@@ -58,13 +58,6 @@ CAXTON = [sys.executable, "-m", "caxton"]
 OK = {True: "met", False: "NOT met"}
 
 # ----- the server ------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @dataclass
@@ -258,17 +251,6 @@ def rsync(source: Path, target: Path, env: dict[str, str]) -> float:
 
 
 # ----- printing --------------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        with Path("/proc/cpuinfo").open(encoding="utf-8") as lines:
-            for line in lines:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def create_cost(folder: Path, files: int = 200) -> float:

@@ -58,6 +58,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common import cpu_model, free_port
 from loadgen import Connection, HTTPFailure, request_bytes
 
 from caxton.workspace.scaffold import create_workspace
@@ -175,13 +176,6 @@ def _has_rate_limit_flag() -> bool:
 
 
 # ----- the server processes --------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @dataclass
@@ -392,17 +386,6 @@ def _p99(times: list[float]) -> float:
 
 
 # ----- the run ---------------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        with Path("/proc/cpuinfo").open(encoding="utf-8") as lines:
-            for line in lines:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def load() -> str:

@@ -188,24 +188,21 @@ class CaxtonApp(App[None]):
             *paths, watch_filter=relevant, stop_event=self._stop_watching, debounce=50,
             step=20, raise_interrupt=False,
         ):  # fmt: skip
-            started = time.perf_counter()
-            problems = self.backend.problems()
-            answer = self.backend.reload()
-            overview = self.backend.overview()
-            seconds = time.perf_counter() - started
-            names = sorted({Path(p).name for _, p in changes})
-            self.call_from_thread(self._reloaded, names, answer, problems, overview, seconds)
+            self._reload_and_report(sorted({Path(p).name for _, p in changes}))
+
+    def _reload_and_report(self, names: list[str]) -> None:
+        """On a worker: reload, then the new overview (its problems are the validation)."""
+        started = time.perf_counter()
+        answer = self.backend.reload()
+        overview = self.backend.overview()
+        seconds = time.perf_counter() - started
+        self.call_from_thread(self._reloaded, names, answer, overview, seconds)
 
     def _reloaded(
-        self,
-        names: list[str],
-        answer: dict[str, Any],
-        problems: list[Any],
-        overview: Overview,
-        seconds: float,
+        self, names: list[str], answer: dict[str, Any], overview: Overview, seconds: float
     ) -> None:
         self._show_overview(overview)
-        errors = [p for p in problems if p.severity == "error"]
+        errors = [p for p in overview.problems if p.severity == "error"]
         if errors:
             self._notify_problems(f"reloaded {', '.join(names)}: {len(errors)} error(s)", errors)
         else:
@@ -324,12 +321,7 @@ class CaxtonApp(App[None]):
 
     @work(thread=True, group="reload", exclusive=True, exit_on_error=False)
     def reload_now(self) -> None:
-        started = time.perf_counter()
-        problems = self.backend.problems()
-        answer = self.backend.reload()
-        overview = self.backend.overview()
-        seconds = time.perf_counter() - started
-        self.call_from_thread(self._reloaded, ["workspace"], answer, problems, overview, seconds)
+        self._reload_and_report(["workspace"])
 
     def action_clear_chat(self) -> None:
         for turn in self.query(Turn):

@@ -30,7 +30,7 @@ class Sidebar(Vertical):
         yield Label("Agents", classes="section")
         yield OptionList(Option("◆ auto (router chooses)", id=AUTO), id="agents")
         yield Label("Tools", classes="section")
-        yield OptionList(id="tools", disabled=False)
+        yield OptionList(id="tools")
         yield Label("Remotes", classes="section")
         yield OptionList(id="remotes")
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from caxton.cli import output
+from caxton.deploy.actions import short, when
 from caxton.errors import ConflictError, NotFoundError, Problem
 
 if TYPE_CHECKING:
@@ -36,18 +37,6 @@ def _root_and_name() -> tuple[Path, str]:
 
     root = require_root(Path.cwd())
     return root, workspace_name(root)
-
-
-def _short(commit: str | None) -> str:
-    from caxton.deploy.actions import short
-
-    return short(commit)
-
-
-def _when(iso: str) -> str:
-    from caxton.deploy.actions import when
-
-    return when(iso)
 
 
 # ----- deploy --------------------------------------------------------------------------------
@@ -90,7 +79,7 @@ def deploy(
         f"in {(done.outcome.reload_seconds or 0) * 1000:.0f} ms: {done.outcome.agents} running)"
     )
     output.say(
-        f"  commit {_short(git.commit)}" + (f" on {git.branch}" if git.branch else "")
+        f"  commit {short(git.commit)}" + (f" on {git.branch}" if git.branch else "")
         + (" (dirty)" if git.dirty else "") + (f": {message}" if message else "")
     )  # fmt: skip
     for agent, problem in done.outcome.invalid.items():
@@ -247,7 +236,7 @@ def _print_status(result: dict[str, Any], problems: list[Problem], root: Path) -
     git = result["git"]
     head = f"workspace {result['workspace']!r}: {result['files']} deployable files"
     if git:
-        head += f"; git {_short(git['commit'])}" + (f" on {git['branch']}" if git["branch"] else "")
+        head += f"; git {short(git['commit'])}" + (f" on {git['branch']}" if git["branch"] else "")
         if git["dirty"]:
             head += f", {len(git['dirty'])} uncommitted"
     else:
@@ -262,7 +251,7 @@ def _print_status(result: dict[str, Any], problems: list[Problem], root: Path) -
             output.echo(f"{where}: never deployed from here")
         else:
             output.echo(
-                f"{where}: you deployed version {deployed['version']} at {_when(deployed['at'])}"
+                f"{where}: you deployed version {deployed['version']} at {when(deployed['at'])}"
             )
         live = entry.get("live")
         if live is not None:
@@ -287,8 +276,8 @@ def _print_status(result: dict[str, Any], problems: list[Problem], root: Path) -
             output.echo(f"  {count} file(s) would deploy")
         for agent in entry["agents"]:
             last = agent["last_deployed"]
-            when = f"v{last['version']} {_when(last['at'])}" if last else "-"
-            output.echo(f"  agent {agent['path']:<40} {agent['state']:<9} last deployed {when}")
+            last_at = f"v{last['version']} {when(last['at'])}" if last else "-"
+            output.echo(f"  agent {agent['path']:<40} {agent['state']:<9} last deployed {last_at}")
     errors = [p for p in problems if p.severity == "error"]
     if problems:
         output.echo(f"problems: {output.count_problems(problems)}")
@@ -323,8 +312,8 @@ def log(
             return
         output.table(
             [
-                [_when(e["at"]), e["who"], e["action"], e["outcome"],
-                 str(e["version"] or "-"), _short(e["commit"]), e["detail"][:60]]
+                [when(e["at"]), e["who"], e["action"], e["outcome"],
+                 str(e["version"] or "-"), short(e["commit"]), e["detail"][:60]]
                 for e in entries
             ],
             ["at (UTC)", "who", "action", "outcome", "version", "commit", "detail"],
@@ -334,7 +323,7 @@ def log(
     if cached:
         output.warn(
             f"{remote.url} does not answer; this is the history fetched at "
-            f"{_when(str(history.get('fetched_at', '?')))}",
+            f"{when(str(history.get('fetched_at', '?')))}",
             "check the server with `caxton health URL`",
         )
     deployments = history["deployments"][:limit]
@@ -350,8 +339,8 @@ def log(
             f"rollback to v{d['rollback_of']}" if d["kind"] == "rollback" else ""
         )
         rows.append([
-            str(d["version"]), _when(d["at"]), d["who"],
-            _short(d["commit"]) + ("*" if d["dirty"] else ""),
+            str(d["version"]), when(d["at"]), d["who"],
+            short(d["commit"]) + ("*" if d["dirty"] else ""),
             f"+{d['added']} ~{d['modified']} -{d['deleted']}", what,
         ])  # fmt: skip
     output.table(rows, ["version", "at (UTC)", "who", "commit", "changes", "message"])

@@ -66,6 +66,7 @@ def quickstart(
     from caxton.deploy.manifest import build
     from caxton.deploy.push import push
     from caxton.errors import ConflictError
+    from caxton.memory.local import workspace_name
     from caxton.paths import workspace_state_dir
     from caxton.server.embedded import start_embedded
     from caxton.workspace.edit import set_value
@@ -85,7 +86,7 @@ def quickstart(
     if provider != "test":
         toml = root / "caxton.toml"
         toml.write_text(set_value(toml.read_text(), "llm.default_provider", provider))
-    name = _name(root)
+    name = workspace_name(root)
     git = None
     if result.git_initialized:
         _commit(root)
@@ -121,12 +122,6 @@ def quickstart(
         "caxton deploy --remote prod && caxton status && caxton log",
     ):
         output.echo(f"  {line}")
-
-
-def _name(root: Path) -> str:
-    from caxton.memory.local import workspace_name
-
-    return workspace_name(root)
 
 
 def _ask(client: Any, request: str) -> None:
