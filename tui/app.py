@@ -8,6 +8,7 @@ in the workspace reloads it.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Iterable
@@ -151,6 +152,8 @@ class CaxtonApp(App[None]):
     def _show_overview(self, overview: Overview) -> None:
         first = self.overview is None
         self.overview = overview
+        if first:
+            gc.freeze()
         self.query_one(Sidebar).show(overview)
         errors = [p for p in overview.problems if p.severity == "error"]
         if first and errors:

@@ -8,8 +8,9 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Collapsible, Label, Markdown, Static
+from textual.widgets import Collapsible, Label, Static
 
+from caxton_tui.answer import Answer
 from caxton_tui.prompt import Prompt
 
 
@@ -26,13 +27,13 @@ class Turn(Vertical):
         yield Static(f"[b]you[/] → {self.target}\n{_escape(self.request)}", classes="request")
         yield Label("…", classes="who")
         yield Vertical(classes="tools")
-        yield Markdown("", classes="answer")
+        yield Answer(classes="answer")
         yield Label("", classes="summary")
 
-    async def add_text(self, text: str) -> None:
-        """More of the answer: appended (only the last block is parsed again)."""
+    def add_text(self, text: str) -> None:
+        """More of the answer: appended (only the last block is rendered again)."""
         self.text += text
-        await self.query_one(".answer", Markdown).append(text)
+        self.query_one(".answer", Answer).append(text)
 
     def add_tool(self, tool: dict[str, Any]) -> None:
         ok = tool.get("outcome") == "ok"
@@ -44,7 +45,7 @@ class Turn(Vertical):
             Collapsible(Static(body, classes="tool-body"), title=title, collapsed=True)
         )
 
-    async def finish(self, result: dict[str, Any]) -> None:
+    def finish(self, result: dict[str, Any]) -> None:
         route = result.get("route") or {}
         model = ", ".join(result.get("models") or []) or "?"
         if result.get("deterministic"):
@@ -54,7 +55,7 @@ class Turn(Vertical):
             who += f"\n[dim]routed: {_escape(route['reason'])}[/]"
         self.query_one(".who", Label).update(who)
         if not self.text and result.get("answer"):
-            await self.add_text(str(result["answer"]))
+            self.add_text(str(result["answer"]))
         trace = result.get("trace") or {}
         usage = result.get("usage") or {}
         cost = result.get("cost_usd")

@@ -16,6 +16,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Label, OptionList, Static, Tree
 from textual.widgets.option_list import Option
+from textual.widgets.tree import TreeNode
 
 BAR = 24  # characters of the waterfall
 OPEN_ALL_UP_TO = 200  # spans: a bigger trace opens with its first level only
@@ -23,6 +24,11 @@ ICONS = {"llm": "◇", "tool": "⚙", "memory": "▤", "route": "➜", "message"
 
 
 class TracePane(Horizontal):
+    _children: dict[str | None, list[dict[str, Any]]]  # spans by their parent's id
+    _start = 0.0
+    _total = 1.0
+    _open_all = True
+
     @dataclass
     class TraceChosen(Message):
         trace_id: str
@@ -60,31 +66,39 @@ class TracePane(Horizontal):
         tree = self.query_one("#spans", Tree)
         tree.clear()
         tree.root.label = f"{len(spans)} spans"
+        self._children = {}
         if not spans:
             return
         start = min(float(s["start"]) for s in spans)
         end = max(float(s["end"] or s["start"]) for s in spans)
-        total = max(end - start, 1e-9)
-        children: dict[str | None, list[dict[str, Any]]] = {}
         ids = {s["span_id"] for s in spans}
+        children: dict[str | None, list[dict[str, Any]]] = {}
         for span in spans:
             parent = span["parent_id"] if span["parent_id"] in ids else None
             children.setdefault(parent, []).append(span)
-
-        open_all = len(spans) <= OPEN_ALL_UP_TO
-
-        def add(node: Any, parent: str | None, depth: int) -> None:
-            for span in children.get(parent, []):
-                label = _label(span, start, total)
-                if span["span_id"] in children:
-                    expand = open_all or depth == 0
-                    add(node.add(label, data=span, expand=expand), span["span_id"], depth + 1)
-                else:
-                    node.add_leaf(label, data=span)
-
-        add(tree.root, None, 0)
+        self._children, self._start, self._total = children, start, max(end - start, 1e-9)
+        self._open_all = len(spans) <= OPEN_ALL_UP_TO
+        self._add(tree.root, None, 0)
         tree.root.expand()
         self.query_one("#span-details", Static).update("[dim]select a span to see its details[/]")
+
+    def _add(self, node: TreeNode[dict[str, Any]], parent: str | None, depth: int) -> None:
+        """The spans under `parent`; a folded span's own are added when it is unfolded, so a
+        big trace opens without building nodes nobody looks at."""
+        for span in self._children.get(parent, []):
+            label = _label(span, self._start, self._total)
+            if span["span_id"] not in self._children:
+                node.add_leaf(label, data=span)
+            elif self._open_all or depth == 0:
+                self._add(node.add(label, data=span, expand=True), span["span_id"], depth + 1)
+            else:
+                node.add(label, data=span, expand=False)
+
+    @on(Tree.NodeExpanded, "#spans")
+    def _unfolded(self, event: Tree.NodeExpanded[dict[str, Any]]) -> None:
+        node, span = event.node, event.node.data
+        if span is not None and not node.children and span["span_id"] in self._children:
+            self._add(node, span["span_id"], 1)
 
     @on(Tree.NodeHighlighted, "#spans")
     def _span(self, event: Tree.NodeHighlighted[Any]) -> None:
