@@ -1,6 +1,7 @@
 """Fixed data for the TUI's snapshot tests: a `Backend` that answers from recorded literals
-(trimmed from one real request to the embedded server with the `test` model), with fixed ids,
-clocks and paths, so every SVG is the same on every machine and every run."""
+(trimmed from real answers of the embedded server with the `test` model: a request, memory,
+a deploy plan and history), with fixed ids, clocks and paths, so every SVG is the same on
+every machine and every run."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from typing import Any
 import pytest
 
 from caxton.client import Client, OnEvent, RemoteError
-from caxton.errors import CaxtonError, Problem
+from caxton.deploy.manifest import Changes
+from caxton.errors import CaxtonError, ConfigError, Problem
 from caxton_tui.app import CaxtonApp
-from caxton_tui.backend import AgentRow, Backend, Overview
+from caxton_tui.backend import AgentRow, Backend, DeployPlan, Overview, Say, Where, unified
 
 ROOT = Path("/ws/demo")  # never read: FixedBackend touches no file
 URL = "http://127.0.0.1:8765"
@@ -67,6 +69,9 @@ OVERVIEW = Overview(
     remotes=("prod",),
     problems=(BROKEN,),
 )
+
+# A workspace whose agents were all removed (`caxton init` then `rm agents/*`): no remote yet.
+EMPTY_OVERVIEW = Overview(workspace="demo", agents=(), tools=OVERVIEW.tools, remotes=())
 
 # ----- the request sent in the snapshots, as it streams --------------------------------------
 
@@ -322,21 +327,206 @@ MAIN_TRACE: dict[str, Any] = {
 }  # fmt: skip
 
 
+# ----- memory: what the agents stored about naming the reports ----------------------------------
+
+SEARCH = "report naming"  # what the hits below were recorded for
+WORKSPACE_SCOPE = {"kind": "workspace", "owner": "demo"}
+
+
+def _entity(name: str, kind: str, observations: list[str], at: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "type": kind,
+        "observations": observations,
+        "scope": WORKSPACE_SCOPE,
+        "created_at": "2026-12-01T10:12:40",
+        "updated_at": at,
+    }
+
+
+def _relation(source: str, kind: str, target: str, strength: float) -> dict[str, Any]:
+    return {
+        "from": source,
+        "to": target,
+        "type": kind,
+        "strength": strength,
+        "confidence": 1.0,
+        "valid_from": None,
+        "valid_to": None,
+        "scope": WORKSPACE_SCOPE,
+    }
+
+
+ENTITIES: tuple[dict[str, Any], ...] = (
+    _entity("Dana Whitfield", "person", [
+        "leads the data team",
+        "reviews the weekly sales report every Monday",
+    ], "2026-12-01T10:12:40"),
+    _entity("data/sales.csv", "dataset", [
+        "one row per order: date, region, product, amount",
+        "12,480 rows on 2026-12-07",
+    ], "2026-12-07T20:50:34"),
+    _entity("report naming", "decision", [
+        "reports are named YYYY-MM-DD-topic.md, under data/reports/",
+        "the date in a report's name is in UTC",
+        "agreed by Dana Whitfield on 2026-12-01",
+    ], "2026-12-07T20:48:11"),
+    _entity("weekly sales report", "report", [
+        "built from data/sales.csv every Monday at 09:00 UTC",
+        "its charts come from the `chart` tool, as ascii",
+    ], "2026-12-04T09:00:12"),
+)  # fmt: skip
+
+RELATIONS: tuple[dict[str, Any], ...] = (
+    _relation("Dana Whitfield", "decided", "report naming", 0.9),
+    _relation("Dana Whitfield", "reviews", "weekly sales report", 0.85),
+    _relation("weekly sales report", "follows", "report naming", 0.8),
+    _relation("weekly sales report", "reads", "data/sales.csv", 0.7),
+)
+
+_BY_NAME = {e["name"]: e for e in ENTITIES}
+
+
+def _hit(
+    kind: str, score: float, vector: float, keyword: float, item: dict[str, Any]
+) -> dict[str, Any]:
+    return {"kind": kind, "score": score, "vector_score": vector, "keyword_score": keyword, **item}
+
+
+MEMORY_HITS: tuple[dict[str, Any], ...] = (
+    _hit("entity", 0.9369, 0.8738, 1.0, _BY_NAME["report naming"]),
+    _hit("relation", 0.8456, 0.6912, 1.0, RELATIONS[0]),
+    _hit("relation", 0.7712, 0.5424, 1.0, RELATIONS[2]),
+    _hit("interaction", 0.6120, 0.5133, 0.4307, {
+        "scope": WORKSPACE_SCOPE,
+        "agent": "assistant",
+        "request": EARLIER_TRACE["execution"]["request"],
+        "response": EARLIER_TRACE["execution"]["answer"],
+        "created_at": "2026-12-07T20:48:10",
+    }),
+    _hit("entity", 0.5503, 0.4471, 0.3691, _BY_NAME["weekly sales report"]),
+    _hit("entity", 0.4187, 0.4187, 0.0, _BY_NAME["Dana Whitfield"]),
+)  # fmt: skip
+
+MEMORY_STATS: dict[str, Any] = {
+    "workspace": "demo",
+    "entities": len(ENTITIES),
+    "relations": len(RELATIONS),
+    "interactions": 2,
+    "scopes": [{"scope": WORKSPACE_SCOPE, "entities": 4, "relations": 4, "interactions": 2}],
+    "entity_types": {"dataset": 1, "decision": 1, "person": 1, "report": 1},
+}
+
+# ----- deploy: the plan against `prod`, one file's diff, the history -----------------------------
+
+PROD = "https://caxton.example.com"
+PLAN = DeployPlan(
+    remote="prod",
+    url=PROD,
+    live_version=4,
+    same=False,
+    changes=Changes(
+        added=("agents/broken.toml",),
+        modified=("agents/analyst.toml",),
+        deleted=("prompts/old-summary.md",),
+    ),
+    files_to_send=2,
+    bytes_to_send=1_163,
+)
+
+ANALYST_LIVE = """\
+name = "analyst"
+version = "0.1.0"
+description = "Analyzes CSV and JSON files from the workspace data dir."
+capabilities = [
+    "data-analysis",
+    "descriptive-statistics",
+    "csv-analysis",
+    "report-generation",
+]
+tools = ["file_read", "csv_parser", "stats", "chart", "memory_search", "memory_store"]
+system_prompt = "You are analyst, a careful data analyst."
+
+[llm]
+max_tokens = 2048
+temperature = 0.2
+"""
+ANALYST_HERE = ANALYST_LIVE.replace('version = "0.1.0"', 'version = "0.2.0"').replace(
+    '    "csv-analysis",\n', '    "csv-analysis",\n    "correlation-analysis",\n'
+)
+LIVE_FILES = {
+    "agents/analyst.toml": ANALYST_LIVE.encode(),
+    "prompts/old-summary.md": b"Summarise the report in five bullets.\nKeep every number.\n",
+}
+HERE_FILES = {
+    "agents/analyst.toml": ANALYST_HERE.encode(),
+    "agents/broken.toml": b'name = "broken"\ndescription = "Summarises reports."\n'
+    b'tols = ["file_read"]\n',
+}
+
+
+def _deployment(
+    version: int,
+    at: str,
+    who: str,
+    commit: str,
+    message: str,
+    changes: tuple[int, int, int],
+    *,
+    dirty: bool = False,
+    rollback_of: int | None = None,
+) -> dict[str, Any]:
+    return {
+        "version": version, "root": f"{version:x}" * 64, "at": at, "who": who,
+        "commit": commit, "branch": "main", "dirty": dirty, "message": message,
+        "kind": "rollback" if rollback_of else "deploy", "rollback_of": rollback_of,
+        "added": changes[0], "modified": changes[1], "deleted": changes[2], "bytes": 9_418,
+    }  # fmt: skip
+
+
+HISTORY: tuple[dict[str, Any], ...] = (
+    _deployment(4, "2026-12-05T16:42:10.118+00:00", "dana",
+                "1f3a9c2e7b5d4e6f8a9b0c1d2e3f4a5b6c7d8e9f", "analyst: percentiles in reports",
+                (0, 1, 0)),
+    _deployment(3, "2026-12-03T09:05:31.402+00:00", "dana",
+                "5c9a1f7e3b2d4c6e8f0a1b3c5d7e9f1a2b4c6d8e", "rollback to version 1", (0, 1, 1),
+                rollback_of=1),
+    _deployment(2, "2026-12-02T17:48:02.915+00:00", "ci",
+                "8e2f60c4d1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1", "summary prompt", (1, 1, 0),
+                dirty=True),
+    _deployment(1, "2026-12-01T11:20:05.730+00:00", "dana",
+                "5c9a1f7e3b2d4c6e8f0a1b3c5d7e9f1a2b4c6d8e", "first deploy", (3, 0, 0)),
+)  # fmt: skip
+
+
+def _commit_of(version: int) -> str:
+    return str(next(d["commit"] for d in HISTORY if d["version"] == version))
+
+
+ROLLBACK_PROGRESS = (
+    "plan: 1 added, 1 modified, 0 deleted; 0 files to upload",
+    "applying version 5 on version 4",
+)
+
+
 # ----- the backend -----------------------------------------------------------------------------
 
 
 class FixedBackend(Backend):  # type: ignore[misc]  # caxton_tui is Any to this mypy config
     """Fixed data for snapshots: the `Backend` surface answered from the literals above, with
-    no server, no network and no file read. `start_error` makes `start()` fail with it."""
+    no server, no network and no file read. `overview` is the workspace shown (OVERVIEW or
+    EMPTY_OVERVIEW); `start_error` makes `start()` fail with it."""
 
     def __init__(
         self,
         root: Path | None,
         *,
         remote: str | None = None,
+        overview: Overview = OVERVIEW,
         start_error: CaxtonError | None = None,
     ) -> None:
         super().__init__(root, remote=remote, model="test")
+        self.fixed = overview
         self.start_error = start_error
         self.sent: list[str] = []
 
@@ -354,12 +544,17 @@ class FixedBackend(Backend):  # type: ignore[misc]  # caxton_tui is Any to this 
         raise AssertionError("FixedBackend answers from fixed data: nothing may reach a server")
 
     def overview(self) -> Overview:
-        return OVERVIEW
+        return self.fixed
 
     def problems(self) -> list[Problem]:
-        return [BROKEN]
+        return list(self.fixed.problems)
+
+    def remotes(self) -> tuple[str, ...]:
+        return self.fixed.remotes
 
     def traces(self, limit: int = 50) -> list[dict[str, Any]]:
+        if not self.fixed.agents:  # a workspace without agents has answered nothing
+            return []
         done = [MAIN_TRACE] if self.sent else []
         return [t["execution"] for t in (*done, EARLIER_TRACE)][:limit]
 
@@ -380,18 +575,75 @@ class FixedBackend(Backend):  # type: ignore[misc]  # caxton_tui is Any to this 
         return RESULT
 
     def reload(self) -> dict[str, Any]:
+        invalid = {row.name: row.problems[0] for row in self.fixed.agents if not row.valid}
         return {
             "workspace": "demo",
-            "agents": 3,
-            "invalid": {"broken": BROKEN.message},
+            "agents": len(self.fixed.agents),
+            "invalid": invalid,
             "seconds": 0.012,
         }
+
+    # memory: the workspace scope holds ENTITIES and RELATIONS; the other scopes are empty
+
+    def memory_search(self, text: str, where: Where, limit: int = 50) -> list[dict[str, Any]]:
+        return list(MEMORY_HITS[:limit]) if where.kind == "workspace" else []
+
+    def memory_entities(self, where: Where) -> list[dict[str, Any]]:
+        return list(ENTITIES) if where.kind == "workspace" else []
+
+    def memory_entity(self, name: str, where: Where) -> dict[str, Any]:
+        if where.kind != "workspace" or name not in _BY_NAME:
+            raise RemoteError(
+                f"no entity {name!r} in {where} memory",
+                "`caxton memory search` finds entities by meaning",
+                404,
+                "not_found",
+            )
+        relations = [r for r in RELATIONS if name in (r["from"], r["to"])]
+        ends = {name} | {r["from"] for r in relations} | {r["to"] for r in relations}
+        return {"entities": [e for e in ENTITIES if e["name"] in ends], "relations": relations}
+
+    def memory_stats(self) -> dict[str, Any]:
+        return MEMORY_STATS
+
+    # deploy: `prod` is at version 4; deploying is refused for the broken agent
+
+    def deploy_plan(self, remote: str) -> DeployPlan:
+        return PLAN
+
+    def deploy_diff(self, plan: DeployPlan, path: str) -> str:
+        old, new = LIVE_FILES.get(path, b""), HERE_FILES.get(path, b"")
+        return unified(path, old, new, plan.live_version)
+
+    def deploy(self, remote: str, message: str, say: Say) -> dict[str, Any] | None:
+        raise ConfigError([BROKEN], "1 error in 1 file: nothing was deployed")
+
+    def rollback(self, remote: str, version: int, message: str, say: Say) -> dict[str, Any] | None:
+        for line in ROLLBACK_PROGRESS:
+            say(line)
+        deployment = _deployment(
+            5, "2026-12-07T20:52:00.000+00:00", "dana", _commit_of(version),
+            message or f"rollback to version {version}", (1, 1, 0), rollback_of=version,
+        )  # fmt: skip
+        return {
+            "remote": remote, "url": PROD, "workspace": "demo", "deployment": deployment,
+            "changes": {"added": ["agents/broken.toml"], "modified": ["agents/analyst.toml"],
+                        "deleted": []},
+            "files_sent": 0, "bytes_sent": 0, "protocol_seconds": 0.041, "seconds": 0.052,
+            "reload_seconds": 0.012, "agents": 2, "invalid": {}, "git": None, "version": 5,
+            "ms": 52, "rollback_of": version,
+        }  # fmt: skip
+
+    def deploy_history(
+        self, remote: str, limit: int = 50
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        return list(HISTORY[:limit]), None
 
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An empty CAXTON_HOME: panes that read the user's state (the Deploy tab's remotes) must
-    not see this machine's."""
+    """An empty CAXTON_HOME: should a pane ever read the user's state (remotes, credentials)
+    around `Backend`, it sees none of this machine's."""
     monkeypatch.setenv("CAXTON_HOME", str(tmp_path / "caxton-home"))
 
 
@@ -399,6 +651,12 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def app() -> CaxtonApp:
     """The app over the fixed workspace `/ws/demo`."""
     return CaxtonApp(FixedBackend(ROOT), watch=False)
+
+
+@pytest.fixture
+def empty_app() -> CaxtonApp:
+    """The app over a workspace without agents (and without remotes)."""
+    return CaxtonApp(FixedBackend(ROOT, overview=EMPTY_OVERVIEW), watch=False)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Snapshots of the TUI's screens over fixed data (`FixedBackend`): the main screen, a workspace
-problem, an answer with its tool calls, a tool call unfolded, the trace, help and an error."""
+problem, a workspace without agents, an answer with its tool calls, a tool call unfolded, the
+trace, memory search results, the deploy plan with a file's diff, help and an error."""
 
 from __future__ import annotations
 
@@ -9,16 +10,19 @@ from typing import Any
 
 from textual.containers import VerticalScroll
 from textual.pilot import Pilot
-from textual.widgets import Tree
+from textual.widgets import Input, OptionList, Static, Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import WorkerFailed
 
 from caxton_tui.app import CaxtonApp
+from caxton_tui.deploy import DeployPane
 from caxton_tui.help import ErrorScreen, HelpScreen
+from caxton_tui.memory import MemoryPane
 from caxton_tui.prompt import Prompt
 
 SIZE = (120, 40)
 REQUEST = "describe the numbers 3, 5 and 8"  # what FixedBackend's recorded answer answers
+SEARCH = "report naming"  # what FixedBackend's recorded memory hits were found for
 
 SnapCompare = Callable[..., bool]
 
@@ -92,6 +96,17 @@ class TestMain:
 
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
+    def test_empty_workspace_says_how_to_add_an_agent(
+        self, empty_app: CaxtonApp, snap_compare: SnapCompare
+    ) -> None:
+        async def run_before(pilot: Pilot[None]) -> None:
+            await started(pilot, notes=True)
+            assert not pilot.app._notifications  # no problem to report
+            note = pilot.app.query_one("#no-agents", Static)
+            assert note.display and "caxton init NAME -t TEMPLATE" in str(note.render())
+
+        assert snap_compare(empty_app, terminal_size=SIZE, run_before=run_before)
+
 
 class TestChat:
     def test_answer_with_folded_tool_calls(self, app: CaxtonApp, snap_compare: SnapCompare) -> None:
@@ -123,6 +138,45 @@ class TestTrace:
             tree.focus()
             tree.move_cursor(span_node(tree.root, "execute_tool stats"))
             await pilot.pause()
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+class TestMemory:
+    def test_search_results_with_an_entity_open(
+        self, app: CaxtonApp, snap_compare: SnapCompare
+    ) -> None:
+        async def run_before(pilot: Pilot[None]) -> None:
+            await started(pilot)
+            await pilot.press("ctrl+y")
+            pilot.app.query_one("#memory-query", Input).value = SEARCH
+            await pilot.press("enter")
+            await settle(pilot)
+            pane = pilot.app.query_one(MemoryPane)
+            assert pane.state == "results" and len(pane.results) == 6
+            results = pilot.app.query_one("#memory-results", OptionList)
+            results.focus()  # off the search box: its cursor blinks
+            results.highlighted = 0
+            await pilot.press("enter")
+            await settle(pilot)
+            assert pane.entity is not None and pane.entity["name"] == "report naming"
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+class TestDeploy:
+    def test_plan_with_a_file_diff(self, app: CaxtonApp, snap_compare: SnapCompare) -> None:
+        async def run_before(pilot: Pilot[None]) -> None:
+            await started(pilot)
+            await pilot.press("ctrl+g")
+            await settle(pilot)
+            pane = pilot.app.query_one(DeployPane)
+            assert pane.plan is not None and pane.remote == "prod" and len(pane.history) == 4
+            files = pilot.app.query_one("#plan-files", OptionList)
+            files.focus()
+            files.highlighted = 1  # the modified agent
+            await settle(pilot)
+            assert pane.diff.startswith("--- agents/analyst.toml (version 4, live)")
 
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 

@@ -48,9 +48,11 @@ class CaxtonApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("f1", "help", "Help"),
         Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+o", "show_chat", "Chat"),
-        Binding("ctrl+t", "show_trace", "Trace"),
-        Binding("ctrl+y", "show_memory", "Memory"),
+        # the tabs' keys come first, before the focused widget's (the prompt's ctrl+y redo)
+        Binding("ctrl+o", "show_chat", "Chat", priority=True),
+        Binding("ctrl+t", "show_trace", "Trace", priority=True),
+        Binding("ctrl+y", "show_memory", "Memory", priority=True),
+        Binding("ctrl+g", "show_deploy", "Deploy", priority=True),
         Binding("ctrl+r", "reload", "Reload"),
         Binding("ctrl+l", "clear_chat", "Clear", show=False),
         Binding("f5", "restart", "Restart server", show=False),
@@ -153,8 +155,11 @@ class CaxtonApp(App[None]):
         first = self.overview is None
         self.overview = overview
         if first:
+            # what is alive now (modules, the runtime, the screen) lives as long as the app:
+            # out of the collector's sight, a full collection no longer stalls a frame
             gc.freeze()
         self.query_one(Sidebar).show(overview)
+        self.query_one(ChatPane).show_hint(agents=len(overview.agents))
         errors = [p for p in overview.problems if p.severity == "error"]
         if first and errors:
             self._notify_problems("the workspace has problems", errors)
@@ -318,6 +323,12 @@ class CaxtonApp(App[None]):
         self.query_one(TabbedContent).active = "memory-tab"
         self.query_one(MemoryPane).focus_search()
 
+    def action_show_deploy(self) -> None:
+        self.query_one(TabbedContent).active = "deploy-tab"
+        first = next((w for w in self.query_one(DeployPane).query("*") if w.focusable), None)
+        if first is not None:
+            first.focus()
+
     def action_reload(self) -> None:
         if self.backend.started.is_set():
             self.reload_now()
@@ -337,6 +348,11 @@ class CaxtonApp(App[None]):
             ("Chat", "Show the chat (ctrl+o)", self.action_show_chat),
             ("Trace", "Show the last request's trace (ctrl+t)", self.action_show_trace),
             ("Memory", "Search the workspace's memory (ctrl+y)", self.action_show_memory),
+            (
+                "Deploy",
+                "The plan against a remote, deploy, history, rollback (ctrl+g)",
+                self.action_show_deploy,
+            ),
             ("Reload", "Read the workspace's files again (ctrl+r)", self.action_reload),
             ("Clear chat", "Start a new conversation (ctrl+l)", self.action_clear_chat),
             ("Cancel", "Stop the running request (escape)", self.action_cancel),

@@ -13,6 +13,13 @@ from textual.widgets import Collapsible, Label, Static
 from caxton_tui.answer import Answer
 from caxton_tui.prompt import Prompt
 
+ASK = "Ask something. Enter sends, ctrl+j adds a line, escape cancels, up/down walk your history."
+NO_AGENTS = (
+    "No agents yet, so nothing can answer: add one from a template with "
+    "`caxton init NAME --template T` (`caxton template list` shows the ten) and it appears "
+    "on the left as soon as it is saved."
+)
+
 
 class Turn(Vertical):
     """One request and what answered it, filled in as events arrive."""
@@ -78,11 +85,7 @@ class Turn(Vertical):
 class ChatPane(Vertical):
     def compose(self) -> ComposeResult:
         yield VerticalScroll(
-            Static(
-                "Ask something. Enter sends, ctrl+j adds a line, escape cancels, "
-                "up/down walk your history.",
-                classes="hint",
-            ),
+            Static(ASK, classes="hint"),
             id="turns",
         )
         yield Label("", id="target")
@@ -97,6 +100,9 @@ class ChatPane(Vertical):
         turns.mount(turn)
         turns.scroll_end(animate=False)
         return turn
+
+    def show_hint(self, *, agents: int) -> None:
+        self.query_one("#turns .hint", Static).update(ASK if agents else NO_AGENTS)
 
     def show_target(self, target: str) -> None:
         self.query_one("#target", Label).update(f"[dim]to[/] [b]{target}[/]")

@@ -1,17 +1,15 @@
 """The deploy pane: choose a remote, see the plan as a file diff (and any file's unified diff
 against the live version), deploy with progress, browse the history and roll back.
 
-Every step is the one `caxton deploy`, `caxton log` and `caxton rollback` take
-(`caxton.deploy.actions`); they run in thread workers, which hand their results to this
+Every step is the one `caxton deploy`, `caxton log` and `caxton rollback` take, reached
+through the app's `Backend`; they run in thread workers, which hand their results to this
 pane's handlers with `call_from_thread` and never touch a widget.
 """
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -22,13 +20,9 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from caxton.errors import CaxtonError
-
-if TYPE_CHECKING:
-    from caxton.deploy.push import Plan
-    from caxton.remotes import Remote
+from caxton_tui.backend import Backend, DeployPlan
 
 HISTORY_LIMIT = 50
-MAX_DIFF_BYTES = 1 << 20  # larger files are summarised, not diffed
 EMPTY = (
     "No remote yet. Add one with `caxton remote add prod URL` (it asks for the server's "
     "token), then press Plan."
@@ -67,7 +61,7 @@ class DeployPane(Vertical):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.plan: Plan | None = None
+        self.plan: DeployPlan | None = None
         self.history: list[dict[str, Any]] = []
         self.progress: list[str] = []
         self.last_deployment: dict[str, Any] | None = None
@@ -79,8 +73,14 @@ class DeployPane(Vertical):
         self.shown = False  # nothing touches the network before the tab is first opened
 
     @property
+    def backend(self) -> Backend:
+        backend = getattr(self.app, "backend", None)
+        assert isinstance(backend, Backend), "DeployPane needs an app with a `backend`"
+        return backend
+
+    @property
     def root(self) -> Path | None:
-        root: Path | None = cast(Any, self.app).backend.root
+        root: Path | None = self.backend.root
         return root
 
     def compose(self) -> ComposeResult:
@@ -126,14 +126,12 @@ class DeployPane(Vertical):
 
     def load_remotes(self) -> Worker[None] | None:
         """Read the remotes again: the user's credentials and the workspace's caxton.toml."""
-        return self._remotes_worker(self.root) if self.root is not None else None
+        return self._remotes_worker(self.backend) if self.root is not None else None
 
     @work(thread=True, group="deploy-remotes", exclusive=True, exit_on_error=False)
-    def _remotes_worker(self, root: Path) -> None:
-        from caxton.remotes import load_remotes, workspace_remotes
-
+    def _remotes_worker(self, backend: Backend) -> None:
         try:
-            names = sorted(set(load_remotes()) | set(workspace_remotes(root)))
+            names = list(backend.remotes())
         except CaxtonError as exc:
             self.app.call_from_thread(self._failed, exc, "remotes")
             return
@@ -170,53 +168,37 @@ class DeployPane(Vertical):
         """Plan against the chosen remote again (nothing without a remote)."""
         if self.root is None or self.remote is None:
             return None
-        return self._plan_worker(self.root, self.remote)
+        return self._plan_worker(self.backend, self.remote)
 
     @work(thread=True, group="deploy-plan", exclusive=True, exit_on_error=False)
-    def _plan_worker(self, root: Path, remote_name: str) -> None:
-        from caxton.deploy import actions, local
-        from caxton.deploy.manifest import build
-        from caxton.deploy.push import plan
-        from caxton.errors import ConflictError
-        from caxton.memory.local import workspace_name
-        from caxton.remotes import resolve_remote
-
+    def _plan_worker(self, backend: Backend, remote_name: str) -> None:
         worker = get_current_worker()
         try:
-            remote = resolve_remote(root, remote_name)
-            name = workspace_name(root)
-            manifest = build(root)
-            with actions.client_for(remote, name, root) as client:
-                planned = plan(client, manifest)
-            warning = None
-            try:
-                record = local.load_record(root, remote.name)
-                actions.base_version(planned, record, remote, False)
-            except ConflictError as exc:  # the deploy would be refused: say so now
-                warning = f"{exc.message}\nhint: {exc.hint}"
+            planned = backend.deploy_plan(remote_name)
         except CaxtonError as exc:
             if not worker.is_cancelled:
                 self.app.call_from_thread(self._failed, exc, f"plan for {remote_name}")
             return
         if not worker.is_cancelled:
-            self.app.call_from_thread(self._show_plan, remote, planned, warning)
+            self.app.call_from_thread(self._show_plan, planned)
 
-    def _show_plan(self, remote: Remote, planned: Plan, warning: str | None) -> None:
-        if remote.name != self.remote:
+    def _show_plan(self, planned: DeployPlan) -> None:
+        if planned.remote != self.remote:
             return
         self.plan = planned
         c = planned.changes
         if planned.same:
             head = (
-                f"{remote.name} ({remote.url}) · live version {planned.live_version} · "
+                f"{planned.remote} ({planned.url}) · live version {planned.live_version} · "
                 "up to date: nothing to deploy"
             )
         else:
             head = (
-                f"{remote.name} ({remote.url}) · live version {planned.live_version} · "
+                f"{planned.remote} ({planned.url}) · live version {planned.live_version} · "
                 f"+{len(c.added)} ~{len(c.modified)} -{len(c.deleted)} · "
-                f"{len(planned.missing)} file(s), {planned.upload_bytes:,} bytes to send"
+                f"{planned.files_to_send} file(s), {planned.bytes_to_send:,} bytes to send"
             )
+        warning = planned.warning
         self._show_status(head + (f"\n{warning}" if warning else ""))
         files = self.query_one("#plan-files", OptionList)
         files.clear_options()
@@ -240,42 +222,20 @@ class DeployPane(Vertical):
         path, planned = event.option.id, self.plan
         if path is None or planned is None or self.root is None or self.remote is None:
             return
-        kind = "added" if path in planned.changes.added else (
-            "deleted" if path in planned.changes.deleted else "modified"
-        )  # fmt: skip
         self.query_one("#file-diff", Static).update(f"{path}: fetching…")
-        self._diff_worker(self.root, self.remote, path, kind, planned.live_version)
+        self._diff_worker(self.backend, planned, path)
 
     @work(thread=True, group="deploy-diff", exclusive=True, exit_on_error=False)
-    def _diff_worker(
-        self, root: Path, remote_name: str, path: str, kind: str, live_version: int
-    ) -> None:
-        from caxton.deploy.actions import client_for
-        from caxton.deploy.manifest import disk_path
-        from caxton.deploy.store import unpack
-        from caxton.memory.local import workspace_name
-        from caxton.remotes import resolve_remote
-
+    def _diff_worker(self, backend: Backend, planned: DeployPlan, path: str) -> None:
         worker = get_current_worker()
-        old = new = b""
         try:
-            if kind != "added" and live_version:
-                remote = resolve_remote(root, remote_name)
-                with client_for(remote, workspace_name(root), root) as client:
-                    files = client.get(f"deployments/{live_version}")["files"] or {}
-                    digest = str(files[path]["sha256"])
-                    blobs = dict(unpack(client.fetch_bytes("blobs/fetch", {"hashes": [digest]})))
-                old = blobs[digest]
-            if kind != "deleted":
-                new = disk_path(root, path).read_bytes()
+            diff = backend.deploy_diff(planned, path)
         except CaxtonError as exc:
             if not worker.is_cancelled:
                 self.app.call_from_thread(self._failed, exc, f"diff of {path}")
             return
-        except OSError as exc:  # the file went away since the plan: plan again
-            new = f"(cannot read the file here: {exc.strerror or exc})\n".encode()
         if not worker.is_cancelled:
-            self.app.call_from_thread(self._show_diff, unified(path, old, new, live_version))
+            self.app.call_from_thread(self._show_diff, diff)
 
     def _show_diff(self, diff: str) -> None:
         self.diff = diff
@@ -331,28 +291,30 @@ class DeployPane(Vertical):
         if not self._start_action("deploying"):
             return None
         assert self.root is not None and self.remote is not None
-        return self._deploy_worker(self.root, self.remote, message)
+        return self._deploy_worker(self.backend, self.remote, message)
 
     def rollback(self, version: int, message: str = "") -> Worker[None] | None:
         """Make `version`'s files live again as a new version, as `caxton rollback` does."""
         if not self._start_action(f"rolling back to version {version}"):
             return None
         assert self.root is not None and self.remote is not None
-        return self._rollback_worker(self.root, self.remote, version, message)
+        return self._rollback_worker(self.backend, self.remote, version, message)
 
     @work(thread=True, group=ACTION, exit_on_error=False)
-    def _deploy_worker(self, root: Path, remote_name: str, message: str) -> None:
+    def _deploy_worker(self, backend: Backend, remote_name: str, message: str) -> None:
         try:
-            summary = run_deploy(root, remote_name, message, self._say)
+            summary = backend.deploy(remote_name, message, self._say)
         except CaxtonError as exc:
             self.app.call_from_thread(self._action_failed, exc, "deploy")
             return
         self.app.call_from_thread(self._finished, summary)
 
     @work(thread=True, group=ACTION, exit_on_error=False)
-    def _rollback_worker(self, root: Path, remote_name: str, version: int, message: str) -> None:
+    def _rollback_worker(
+        self, backend: Backend, remote_name: str, version: int, message: str
+    ) -> None:
         try:
-            summary = run_rollback(root, remote_name, version, message, self._say)
+            summary = backend.rollback(remote_name, version, message, self._say)
         except CaxtonError as exc:
             self.app.call_from_thread(self._action_failed, exc, "rollback")
             return
@@ -400,13 +362,13 @@ class DeployPane(Vertical):
         """Fetch the chosen remote's history again (nothing without a remote)."""
         if self.root is None or self.remote is None:
             return None
-        return self._history_worker(self.root, self.remote)
+        return self._history_worker(self.backend, self.remote)
 
     @work(thread=True, group="deploy-history", exclusive=True, exit_on_error=False)
-    def _history_worker(self, root: Path, remote_name: str) -> None:
+    def _history_worker(self, backend: Backend, remote_name: str) -> None:
         worker = get_current_worker()
         try:
-            deployments, fetched_at = fetch_history(root, remote_name)
+            deployments, fetched_at = backend.deploy_history(remote_name, HISTORY_LIMIT)
         except CaxtonError as exc:
             from caxton.client import RemoteError
 
@@ -443,7 +405,10 @@ class DeployPane(Vertical):
                 f"+{d['added']} ~{d['modified']} -{d['deleted']}", what,
                 key=str(d["version"]),
             )  # fmt: skip
-        self.chosen_version = deployments[0]["version"] if deployments else None
+        # the live version is no rollback target: the one before it is where a rollback goes
+        self.chosen_version = deployments[1]["version"] if len(deployments) > 1 else None
+        if len(deployments) > 1:
+            table.move_cursor(row=1)
         self._update_rollback_button()
 
     @on(DataTable.RowHighlighted, "#history")
@@ -455,8 +420,13 @@ class DeployPane(Vertical):
 
     def _update_rollback_button(self) -> None:
         button = self.query_one("#rollback-button", Button)
-        button.label = f"Rollback to v{self.chosen_version}" if self.chosen_version else "Rollback"
-        button.disabled = self.busy or self.chosen_version is None
+        live = self.history[0]["version"] if self.history else None
+        chosen = self.chosen_version
+        if chosen is not None and chosen == live:
+            button.label = f"v{chosen} is live"
+        else:
+            button.label = f"Rollback to v{chosen}" if chosen else "Rollback"
+        button.disabled = self.busy or chosen is None or chosen == live
 
     # ----- errors ------------------------------------------------------------------------------
 
@@ -481,53 +451,7 @@ class DeployPane(Vertical):
         )
 
 
-# ----- the steps, run in the workers' threads ----------------------------------------------------
-
-
-def run_deploy(
-    root: Path, remote_name: str, message: str, say: Callable[[str], None]
-) -> dict[str, Any] | None:
-    """`caxton deploy`'s steps; the summary (`caxton deploy --json`'s shape plus `version` and
-    `ms`), or None when the remote already has this workspace."""
-    from caxton.deploy import actions
-
-    done = actions.deploy(root, remote_name, message=message, say=say)
-    if done.outcome is None:
-        say(f"nothing to deploy: version {done.plan.live_version} on {done.remote.name} is this "
-            "workspace")  # fmt: skip
-        return None
-    return _summary(done)
-
-
-def run_rollback(
-    root: Path, remote_name: str, version: int, message: str, say: Callable[[str], None]
-) -> dict[str, Any] | None:
-    """`caxton rollback VERSION`'s steps; the summary, or None when that version's files are
-    live already."""
-    from caxton.deploy import actions
-
-    done = actions.rollback(root, remote_name, version, message=message, say=say)
-    if done.outcome is None:
-        say(f"version {done.plan.live_version} already has version {version}'s files")
-        return None
-    return {**_summary(done), "rollback_of": version}
-
-
-def _summary(done: Any) -> dict[str, Any]:
-    summary: dict[str, Any] = done.summary()
-    summary["version"] = summary["deployment"]["version"]
-    summary["ms"] = round(done.seconds * 1000)
-    return summary
-
-
-def fetch_history(root: Path, remote_name: str) -> tuple[list[dict[str, Any]], str | None]:
-    """The remote's history, newest first, saved for offline use as `caxton log` does; when the
-    server does not answer, the saved one and when it was fetched."""
-    from caxton.deploy import actions
-
-    _, history, cached = actions.history(root, remote_name, HISTORY_LIMIT)
-    fetched_at = str(history.get("fetched_at", "?")) if cached else None
-    return list(history["deployments"]), fetched_at
+# ----- presenting a deploy's summary ------------------------------------------------------------
 
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:
@@ -548,21 +472,3 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     for agent, problem in summary["invalid"].items():
         lines.append(f"  agent {agent!r} is not running: {problem}")
     return lines
-
-
-def unified(path: str, old: bytes, new: bytes, live_version: int) -> str:
-    """The unified diff of the live version's file against the local one (text files)."""
-    if max(len(old), len(new)) > MAX_DIFF_BYTES:
-        return f"{path}: {len(old):,} bytes live, {len(new):,} bytes here (too large to diff)"
-    try:
-        before, after = old.decode(), new.decode()
-    except UnicodeDecodeError:
-        return f"{path}: binary, {len(old):,} bytes live, {len(new):,} bytes here"
-    lines = difflib.unified_diff(
-        before.splitlines(),
-        after.splitlines(),
-        fromfile=f"{path} (version {live_version}, live)" if old else "/dev/null",
-        tofile=f"{path} (here)" if new else "/dev/null",
-        lineterm="",
-    )
-    return "\n".join(lines) or f"{path}: no difference in the text"

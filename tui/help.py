@@ -15,7 +15,7 @@ KEYS = """\
 [b]escape[/]       cancel the running request
 [b]up / down[/]    earlier messages (at the first / last line)
 [b]ctrl+t[/]       trace of the last answer     [b]ctrl+o[/]  chat
-[b]ctrl+y[/]       memory
+[b]ctrl+y[/]       memory                       [b]ctrl+g[/]  deploy
 [b]ctrl+r[/]       reload the workspace         [b]ctrl+p[/]  command palette
 [b]ctrl+l[/]       clear the chat               [b]f1[/]      this help
 [b]f5[/]           restart the local server / retry the remote

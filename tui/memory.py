@@ -3,9 +3,7 @@ in one scope, and see an entity's observations, relations and neighbours."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import quote
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -17,9 +15,8 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from caxton.errors import CaxtonError
-from caxton_tui.backend import Backend, Overview
+from caxton_tui.backend import Backend, Overview, Where
 
-ScopeKind = Literal["workspace", "agent", "global"]
 State = Literal["idle", "searching", "results", "no-results", "empty", "error"]
 
 LIMIT = 50  # hits asked for; the API allows up to 100
@@ -27,30 +24,6 @@ WIDTH = 80  # characters of a result's text at most (the list also clips to its 
 EMPTY = "nothing in memory yet: agents with memory store what they learn; or `caxton memory add`"
 KINDS = {"entities": "entity", "relations": "relation", "interactions": "interaction"}
 HINT = "type words and press enter; enter on an empty search lists the entities"
-
-
-@dataclass(frozen=True, slots=True)
-class Where:
-    """One memory scope, as the API names it (`scope=` and, for an agent's, `agent=`)."""
-
-    kind: ScopeKind = "workspace"
-    agent: str | None = None
-
-    @classmethod
-    def of(cls, item: dict[str, Any]) -> Where:
-        """The scope an entity, relation or interaction was found in."""
-        scope = item.get("scope") or {}
-        kind = scope.get("kind", "workspace")
-        if kind == "agent":
-            return cls("agent", str(scope.get("owner")))
-        return cls("global") if kind == "global" else cls()
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return {"scope": self.kind, "agent": self.agent}
-
-    def __str__(self) -> str:
-        return f"agent:{self.agent}" if self.kind == "agent" else self.kind
 
 
 class MemoryPane(Vertical):
@@ -161,15 +134,13 @@ class MemoryPane(Vertical):
         worker = get_current_worker()
         stats: dict[str, Any] | None = None
         try:
-            with backend.client() as client:
-                if text:
-                    hits = client.get("memory/search", q=text, limit=LIMIT, **where.params)
-                    found: list[dict[str, Any]] = hits["hits"]
-                else:
-                    listed = client.get("memory/entities", **where.params)["entities"]
-                    found = [{"kind": "entity", "score": None, **e} for e in listed]
-                if not found:  # an empty store, or only nothing here: the stats tell which
-                    stats = client.get("memory/stats")
+            if text:
+                found = backend.memory_search(text, where, LIMIT)
+            else:
+                listed = backend.memory_entities(where)
+                found = [{"kind": "entity", "score": None, **e} for e in listed]
+            if not found:  # an empty store, or only nothing here: the stats tell which
+                stats = backend.memory_stats()
         except CaxtonError as exc:
             if not worker.is_cancelled:
                 self.app.call_from_thread(self._failed, exc)
@@ -181,8 +152,7 @@ class MemoryPane(Vertical):
     def _load_entity(self, backend: Backend, name: str, where: Where) -> None:
         worker = get_current_worker()
         try:
-            with backend.client() as client:
-                graph = client.get(f"memory/entities/{quote(name, safe='')}", **where.params)
+            graph = backend.memory_entity(name, where)
         except CaxtonError as exc:
             if not worker.is_cancelled:
                 self.app.call_from_thread(self._failed, exc, name)
@@ -193,8 +163,7 @@ class MemoryPane(Vertical):
     @work(thread=True, group="memory-stats", exclusive=True, exit_on_error=False)
     def _load_stats(self, backend: Backend) -> None:
         try:
-            with backend.client() as client:
-                stats = client.get("memory/stats")
+            stats = backend.memory_stats()
         except CaxtonError as exc:
             self.app.call_from_thread(self._failed, exc)
             return

@@ -1,5 +1,6 @@
-"""The sidebar: "auto" and the workspace's agents (valid, invalid, changed since deploy),
-its tools (sandboxed or not) and its remotes. Choosing an agent posts `AgentChosen`."""
+"""The sidebar: "auto" and the workspace's agents (valid, invalid, changed since deploy), or
+how to add one when there is none; its tools (sandboxed or not) and its remotes. Choosing an
+agent posts `AgentChosen`."""
 
 from __future__ import annotations
 
@@ -10,17 +11,32 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Label, OptionList
+from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from caxton_tui.backend import Overview
 
 AUTO = "auto"
 TIP_CHARS = 24  # one line under the agent's name
+NO_AGENTS = (
+    "No agents yet: a request has no one to go to. Add one from a template:\n\n"
+    "  [b]caxton init NAME -t TEMPLATE[/]\n\n"
+    "[dim]`caxton template list` shows the templates; a saved agent appears here.[/]"
+)
+NO_AGENTS_REMOTE = (
+    "No agents deployed yet: a request has no one to go to. Add one in the workspace:\n\n"
+    "  [b]caxton init NAME -t TEMPLATE[/]\n\n"
+    "[dim]then `caxton deploy` it here.[/]"
+)
 
 
 class Sidebar(Vertical):
     """Agents to talk to, then tools and remotes (read-only lists)."""
+
+    DEFAULT_CSS = """
+    Sidebar #no-agents { display: none; height: auto; margin-top: 1; }
+    Sidebar.-no-agents #no-agents { display: block; }
+    """
 
     @dataclass
     class AgentChosen(Message):
@@ -29,6 +45,7 @@ class Sidebar(Vertical):
     def compose(self) -> ComposeResult:
         yield Label("Agents", classes="section")
         yield OptionList(Option("◆ auto (router chooses)", id=AUTO), id="agents")
+        yield Static(NO_AGENTS, id="no-agents")
         yield Label("Tools", classes="section")
         yield OptionList(id="tools")
         yield Label("Remotes", classes="section")
@@ -49,6 +66,10 @@ class Sidebar(Vertical):
             )
         if chosen is not None and chosen < agents.option_count:
             agents.highlighted = chosen
+        self.set_class(not overview.agents, "-no-agents")
+        if not overview.agents:
+            remote = getattr(getattr(self.app, "backend", None), "remote", None)
+            self.query_one("#no-agents", Static).update(NO_AGENTS_REMOTE if remote else NO_AGENTS)
         tools = self.query_one("#tools", OptionList)
         tools.clear_options()
         for name, where in overview.tools:

@@ -91,6 +91,28 @@ async def test_send_a_message_and_see_the_answer_and_its_trace(workspace: Path) 
 
 
 @synchronously
+async def test_the_tab_keys_work_from_the_prompt(workspace: Path) -> None:
+    """ctrl+y is the prompt's redo too: the app's tab keys come first."""
+    app = make_app(workspace, model="test", watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        tabs = app.query_one(TabbedContent)
+        for key, tab in (("ctrl+y", "memory-tab"), ("ctrl+o", "chat-tab"),
+                         ("ctrl+g", "deploy-tab"), ("ctrl+o", "chat-tab"),
+                         ("ctrl+t", "trace-tab"), ("ctrl+o", "chat-tab")):  # fmt: skip
+            await pilot.press(key)
+            await pilot.pause()
+            assert tabs.active == tab, key
+            assert app.focused is not None and tab.removesuffix("-tab") in _ancestry(app.focused)
+        assert isinstance(app.focused, Prompt)
+
+
+def _ancestry(widget: Any) -> str:
+    """The ids of a widget and its ancestors, for "is the focus in this pane"."""
+    return " ".join(str(node.id) for node in widget.ancestors_with_self)
+
+
+@synchronously
 async def test_saving_a_file_reloads_and_a_broken_one_shows_its_location(
     workspace: Path,
 ) -> None:

@@ -166,9 +166,14 @@ async def test_plan_deploy_diff_deploy_and_roll_back(root: Path, server: Embedde
         assert pane.history[0]["commit"] == git(root, "rev-parse", "HEAD").strip()
         assert table.get_row_at(0)[3] == git(root, "rev-parse", "HEAD").strip()[:10]
 
+        rollback = pane.query_one("#rollback-button", Button)
+        assert str(rollback.label) == "Rollback to v1"  # the version before the live one
+        table.move_cursor(row=0)
+        await pilot.pause()
+        assert str(rollback.label) == "v2 is live" and rollback.disabled
         table.move_cursor(row=1)  # version 1
         await pilot.pause()
-        assert str(pane.query_one("#rollback-button", Button).label) == "Rollback to v1"
+        assert str(rollback.label) == "Rollback to v1" and not rollback.disabled
         await pilot.click("#rollback-button")
         await until(lambda: pane.last_deployment["version"] == 3, "the rollback")
         await idle(app, pilot)
