@@ -5,6 +5,7 @@ every machine and every run."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -524,11 +525,15 @@ class FixedBackend(Backend):  # type: ignore[misc]  # caxton_tui is Any to this 
         remote: str | None = None,
         overview: Overview = OVERVIEW,
         start_error: CaxtonError | None = None,
+        hold_at: int | None = None,
     ) -> None:
         super().__init__(root, remote=remote, model="test")
         self.fixed = overview
         self.start_error = start_error
         self.sent: list[str] = []
+        self.hold_at = hold_at  # `send` waits before this event until `stop()`: mid-stream
+        self.held = threading.Event()
+        self._release = threading.Event()
 
     def start(self) -> None:
         if self.start_error is not None:
@@ -538,7 +543,7 @@ class FixedBackend(Backend):  # type: ignore[misc]  # caxton_tui is Any to this 
         self.started.set()
 
     def stop(self) -> None:
-        pass
+        self._release.set()
 
     def client(self) -> Client:
         raise AssertionError("FixedBackend answers from fixed data: nothing may reach a server")
@@ -569,7 +574,11 @@ class FixedBackend(Backend):  # type: ignore[misc]  # caxton_tui is Any to this 
         conversation_id: str | None,
         on_event: OnEvent,
     ) -> dict[str, Any]:
-        for name, data in EVENTS:
+        for number, (name, data) in enumerate(EVENTS):
+            if number == self.hold_at:
+                self.held.set()
+                self._release.wait(timeout=60)
+                return RESULT  # the app is quitting: nothing shows this
             on_event(name, data)
         self.sent.append(text)
         return RESULT
@@ -651,6 +660,12 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def app() -> CaxtonApp:
     """The app over the fixed workspace `/ws/demo`."""
     return CaxtonApp(FixedBackend(ROOT), watch=False)
+
+
+@pytest.fixture
+def streaming_app() -> CaxtonApp:
+    """The app whose answer stops streaming after its tool calls and four pieces of text."""
+    return CaxtonApp(FixedBackend(ROOT, hold_at=len(TOOL_CALLS) + 4), watch=False)
 
 
 @pytest.fixture

@@ -109,6 +109,19 @@ class TestMain:
 
 
 class TestChat:
+    def test_answer_streaming(self, streaming_app: CaxtonApp, snap_compare: SnapCompare) -> None:
+        async def run_before(pilot: Pilot[None]) -> None:
+            await started(pilot)
+            pilot.app.query_one(Prompt).insert(REQUEST)
+            await pilot.press("enter")
+            backend = pilot.app.backend
+            while not backend.held.is_set():
+                await pilot.pause(0.01)
+            await pilot.pause(0.2)  # the screen's tick shows what arrived
+            await scroll_chat(pilot, to_end=True)
+
+        assert snap_compare(streaming_app, terminal_size=SIZE, run_before=run_before)
+
     def test_answer_with_folded_tool_calls(self, app: CaxtonApp, snap_compare: SnapCompare) -> None:
         assert snap_compare(app, terminal_size=SIZE, run_before=answered)
 

@@ -33,7 +33,6 @@ from caxton_tui.prompt import Prompt
 from caxton_tui.sidebar import Sidebar
 from caxton_tui.trace import TracePane
 
-FLUSH_SECONDS = 0.05  # streamed text is handed to the screen at most this often
 WATCHED = ("caxton.toml", "agents", "tools", "prompts", ".caxtonignore")
 
 
@@ -245,26 +244,13 @@ class CaxtonApp(App[None]):
     @work(thread=True, group="send", exclusive=True, exit_on_error=False)
     def send(self, turn: Turn, text: str) -> None:
         worker = get_current_worker()
-        pending: list[str] = []
-        flushed = time.monotonic()
-
-        def flush() -> None:
-            nonlocal flushed
-            if pending:
-                chunk = "".join(pending)
-                pending.clear()
-                self.call_from_thread(turn.add_text, chunk)
-            flushed = time.monotonic()
 
         def on_event(name: str, data: dict[str, Any]) -> None:
             if worker.is_cancelled:
                 raise Cancelled
             if name == "token":
-                pending.append(str(data.get("text", "")))
-                if time.monotonic() - flushed >= FLUSH_SECONDS:
-                    flush()
+                turn.feed(str(data.get("text", "")))  # the screen takes it on its next tick
             elif name == "tool":
-                flush()
                 self.call_from_thread(turn.add_tool, data)
 
         try:
@@ -277,7 +263,6 @@ class CaxtonApp(App[None]):
         except CaxtonError as exc:
             self.call_from_thread(turn.fail, exc.message, exc.hint)
             return
-        flush()
         self.conversation_id = result.get("conversation_id")
         self.last_trace = result.get("trace_id")
         self.call_from_thread(turn.finish, result)

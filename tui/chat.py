@@ -4,15 +4,18 @@ folded with their arguments and results) above the prompt."""
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.timer import Timer
 from textual.widgets import Collapsible, Label, Static
 
 from caxton_tui.answer import Answer
 from caxton_tui.prompt import Prompt
 
+SHOW_SECONDS = 0.05  # streamed text reaches the screen this often
 ASK = "Ask something. Enter sends, ctrl+j adds a line, escape cancels, up/down walk your history."
 NO_AGENTS = (
     "No agents yet, so nothing can answer: add one from a template with "
@@ -29,13 +32,38 @@ class Turn(Vertical):
         self.request = request
         self.target = target
         self.text = ""
+        self._fed: list[str] = []  # streamed text not shown yet (written by the send worker)
+        self._feeding = threading.Lock()
+        self._ticker: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(f"[b]you[/] → {self.target}\n{_escape(self.request)}", classes="request")
-        yield Label("…", classes="who")
+        yield Label("[dim]… working (escape cancels)[/]", classes="who")
         yield Vertical(classes="tools")
         yield Answer(classes="answer")
         yield Label("", classes="summary")
+
+    def on_mount(self) -> None:
+        self._ticker = self.set_interval(SHOW_SECONDS, self.show_fed)
+
+    def feed(self, text: str) -> None:
+        """More of the answer, from any thread: shown on the screen's next tick, so a fast
+        stream costs one layout per tick and a slow one shows each word within a tick."""
+        with self._feeding:
+            self._fed.append(text)
+
+    def show_fed(self) -> None:
+        with self._feeding:
+            text = "".join(self._fed)
+            self._fed.clear()
+        if text:
+            self.add_text(text)
+
+    def _done(self) -> None:
+        self.show_fed()
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
 
     def add_text(self, text: str) -> None:
         """More of the answer: appended (only the last block is rendered again)."""
@@ -43,6 +71,7 @@ class Turn(Vertical):
         self.query_one(".answer", Answer).append(text)
 
     def add_tool(self, tool: dict[str, Any]) -> None:
+        self.show_fed()  # the text before the call comes before it
         ok = tool.get("outcome") == "ok"
         mark = "✓" if ok else "✗"
         title = f"{mark} tool {tool.get('name')} · {float(tool.get('seconds') or 0) * 1000:.0f} ms"
@@ -53,6 +82,7 @@ class Turn(Vertical):
         )
 
     def finish(self, result: dict[str, Any]) -> None:
+        self._done()
         route = result.get("route") or {}
         model = ", ".join(result.get("models") or []) or "?"
         if result.get("deterministic"):
@@ -74,11 +104,13 @@ class Turn(Vertical):
         )
 
     def fail(self, message: str, hint: str | None) -> None:
+        self._done()
         self.query_one(".who", Label).update(f"[b red]error[/] {_escape(message)}")
         if hint:
             self.query_one(".summary", Label).update(f"[dim]hint: {_escape(hint)}[/]")
 
     def cancelled(self) -> None:
+        self._done()
         self.query_one(".who", Label).update("[b yellow]cancelled[/] (the server finishes it)")
 
 

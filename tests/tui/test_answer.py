@@ -4,12 +4,14 @@ drawn from kept lines, catching up over frames when a lot arrives at once."""
 from __future__ import annotations
 
 import asyncio
+import threading
 
 from hypothesis import given
 from hypothesis import strategies as st
 from textual.app import App, ComposeResult
 
 from caxton_tui.answer import Answer, blocks
+from caxton_tui.chat import SHOW_SECONDS, ChatPane
 
 LINES = st.sampled_from(
     ["", " ", "text", "## Head", "- item", "1. first", "   continued", "    code", "```",
@@ -106,5 +108,33 @@ def test_streamed_text_shows_as_it_grows_and_in_either_theme() -> None:
             await pilot.pause()
             assert "Hello there, friend." in _shown(answer)
             assert answer.size.height == 4  # the paragraph, one blank line, two items
+
+    asyncio.run(run())
+
+
+class ChatHost(App[None]):
+    def compose(self) -> ComposeResult:
+        yield ChatPane()
+
+
+def test_text_fed_from_a_thread_shows_without_waiting_for_more() -> None:
+    """A model that sends a word and then thinks: the word shows within a tick."""
+
+    async def run() -> None:
+        app = ChatHost()
+        async with app.run_test(size=(80, 30)) as pilot:
+            turn = app.query_one(ChatPane).start_turn("hi", "assistant")
+            await pilot.pause()
+            feeder = threading.Thread(target=turn.feed, args=("Thinking about it",))
+            feeder.start()
+            feeder.join()
+            await asyncio.sleep(SHOW_SECONDS * 3)
+            await pilot.pause()
+            assert "Thinking about it" in _shown(turn.query_one(Answer))
+            turn.feed(" and done.")
+            turn.finish({"agent": "assistant", "models": ["test"], "deterministic": True})
+            await pilot.pause()
+            assert turn.text == "Thinking about it and done."
+            assert "Thinking about it and done." in _shown(turn.query_one(Answer))
 
     asyncio.run(run())
