@@ -172,6 +172,7 @@ class CaxtonApp(App[None]):
             title=title,
             severity="error",
             timeout=8,
+            markup=False,  # messages quote the files: `[parameters]` is a TOML table here
         )
 
     @work(thread=True, group="traces", exclusive=True, exit_on_error=False)

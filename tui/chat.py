@@ -3,6 +3,7 @@ folded with their arguments and results) above the prompt."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from typing import Any
@@ -13,6 +14,7 @@ from textual.timer import Timer
 from textual.widgets import Collapsible, Label, Static
 
 from caxton_tui.answer import Answer
+from caxton_tui.markup import escape
 from caxton_tui.prompt import Prompt
 
 SHOW_SECONDS = 0.05  # streamed text reaches the screen this often
@@ -35,9 +37,10 @@ class Turn(Vertical):
         self._fed: list[str] = []  # streamed text not shown yet (written by the send worker)
         self._feeding = threading.Lock()
         self._ticker: Timer | None = None
+        self._tools: list[tuple[Collapsible, dict[str, Any]]] = []
 
     def compose(self) -> ComposeResult:
-        yield Static(f"[b]you[/] → {self.target}\n{_escape(self.request)}", classes="request")
+        yield Static(f"[b]you[/] → {self.target}\n{escape(self.request)}", classes="request")
         yield Label("[dim]… working (escape cancels)[/]", classes="who")
         yield Vertical(classes="tools")
         yield Answer(classes="answer")
@@ -72,24 +75,35 @@ class Turn(Vertical):
 
     def add_tool(self, tool: dict[str, Any]) -> None:
         self.show_fed()  # the text before the call comes before it
-        ok = tool.get("outcome") == "ok"
-        mark = "✓" if ok else "✗"
-        title = f"{mark} tool {tool.get('name')} · {float(tool.get('seconds') or 0) * 1000:.0f} ms"
         body = f"[b]arguments[/]\n{_pretty(tool.get('arguments'))}\n[b]result[/]\n"
-        body += _escape(str(tool.get("result") or tool.get("error") or ""))
-        self.query_one(".tools", Vertical).mount(
-            Collapsible(Static(body, classes="tool-body"), title=title, collapsed=True)
+        body += escape(str(tool.get("result") or tool.get("error") or ""))
+        asked = None if self.target == "auto" else self.target
+        folded = Collapsible(
+            Static(body, classes="tool-body"), title=_tool_title(tool, asked), collapsed=True
         )
+        self._tools.append((folded, tool))
+        self.query_one(".tools", Vertical).mount(folded)
 
     def finish(self, result: dict[str, Any]) -> None:
         self._done()
+        for folded, tool in self._tools:  # calls made by agents it delegated to say whose
+            folded.title = _tool_title(tool, result["agent"])
         route = result.get("route") or {}
         model = ", ".join(result.get("models") or []) or "?"
         if result.get("deterministic"):
             model += " (deterministic test model: not a real LLM)"
         who = f"[b]{result['agent']}[/] answered · model {model}"
+        stop = result.get("stop_reason") or "done"
+        error = result.get("error") or {}
+        if stop != "done":  # a limit, or a failure after the stream began
+            detail = str(error.get("detail") or result.get("detail") or "").partition("\nhint:")
+            who = f"[b yellow]{result['agent']} stopped ({escape(stop)})[/] · model {model}"
+            who += f"\n{escape(detail[0])}"
+            hint = error.get("hint") or detail[2].strip()
+            if hint:
+                who += f"\n[dim]hint: {escape(str(hint))}[/]"
         if route.get("reason") and route.get("method") != "named":
-            who += f"\n[dim]routed: {_escape(route['reason'])}[/]"
+            who += f"\n[dim]routed: {escape(route['reason'])}[/]"
         self.query_one(".who", Label).update(who)
         if not self.text and result.get("answer"):
             self.add_text(str(result["answer"]))
@@ -105,9 +119,9 @@ class Turn(Vertical):
 
     def fail(self, message: str, hint: str | None) -> None:
         self._done()
-        self.query_one(".who", Label).update(f"[b red]error[/] {_escape(message)}")
+        self.query_one(".who", Label).update(f"[b red]error[/] {escape(message)}")
         if hint:
-            self.query_one(".summary", Label).update(f"[dim]hint: {_escape(hint)}[/]")
+            self.query_one(".summary", Label).update(f"[dim]hint: {escape(hint)}[/]")
 
     def cancelled(self) -> None:
         self._done()
@@ -140,16 +154,18 @@ class ChatPane(Vertical):
         self.query_one("#target", Label).update(f"[dim]to[/] [b]{target}[/]")
 
 
+def _tool_title(tool: dict[str, Any], asked: str | None) -> str:
+    mark = "✓" if tool.get("outcome") == "ok" else "✗"
+    title = f"{mark} tool {tool.get('name')} · {float(tool.get('seconds') or 0) * 1000:.0f} ms"
+    by = tool.get("agent")
+    return title + (f" · by {by}" if by and asked and by != asked else "")
+
+
 def _pretty(raw: object) -> str:
     if not raw:
         return "(none)"
-    try:
-        return _escape(json.dumps(json.loads(str(raw)), indent=2))
-    except ValueError:
-        return _escape(str(raw))
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
+    text = str(raw)
+    with contextlib.suppress(ValueError):  # not JSON: shown as it came
+        text = json.dumps(json.loads(text), indent=2)
+    shown: str = escape(text)
+    return shown

@@ -10,6 +10,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from caxton_tui.markup import escape
+
 KEYS = """\
 [b]enter[/]        send            [b]ctrl+j[/]      new line in the message
 [b]escape[/]       cancel the running request
@@ -56,8 +58,6 @@ class ErrorScreen(ModalScreen[None]):
         self.hint = hint
 
     def compose(self) -> ComposeResult:
-        from rich.markup import escape
-
         with Vertical(id="dialog", classes="error"):
             yield Label("[b red]error[/]", classes="title")
             yield Static(escape(self.message))

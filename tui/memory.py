@@ -8,7 +8,6 @@ from typing import Any, Literal
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.markup import escape
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
@@ -16,6 +15,7 @@ from textual.worker import get_current_worker
 
 from caxton.errors import CaxtonError
 from caxton_tui.backend import Backend, Overview, Where
+from caxton_tui.markup import escape
 
 State = Literal["idle", "searching", "results", "no-results", "empty", "error"]
 
@@ -219,7 +219,9 @@ class MemoryPane(Vertical):
 
     def _failed(self, error: CaxtonError, entity: str | None = None) -> None:
         hint = f"\nhint: {error.hint}" if error.hint else ""
-        self.app.notify(f"{error.message}{hint}", title="memory", severity="error", timeout=8)
+        self.app.notify(
+            f"{error.message}{hint}", title="memory", severity="error", timeout=8, markup=False
+        )
         if entity is not None:
             self._details(f"[dim]could not load {escape(entity)} (see the notification)[/]")
         elif self.state == "searching":

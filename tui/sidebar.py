@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -15,6 +14,7 @@ from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from caxton_tui.backend import Overview
+from caxton_tui.markup import escape
 
 AUTO = "auto"
 TIP_CHARS = 24  # one line under the agent's name

@@ -8,7 +8,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from rich.markup import escape
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -17,6 +16,8 @@ from textual.message import Message
 from textual.widgets import Label, OptionList, Static, Tree
 from textual.widgets.option_list import Option
 from textual.widgets.tree import TreeNode
+
+from caxton_tui.markup import escape
 
 BAR = 24  # characters of the waterfall
 OPEN_ALL_UP_TO = 200  # spans: a bigger trace opens with its first level only

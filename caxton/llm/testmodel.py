@@ -92,9 +92,12 @@ class TestModel:
 
 
 def answer(messages: tuple[Message, ...], request: str) -> str:
-    """The final answer: the request, then one line per tool result, in the order they came."""
-    lines = [f"{LABEL} request: {_one_line(request, REQUEST_CHARS) or '(none)'}"]
+    """The final answer: the request, then one list item per tool result, in the order they
+    came. Markdown that reads the same as plain text: clients render answers as Markdown,
+    where lines not set apart (a blank line, a list) would run together into one paragraph."""
+    head = f"{LABEL} request: {_one_line(request, REQUEST_CHARS) or '(none)'}"
     names: dict[str, str] = {}
+    items: list[str] = []
     for message in messages:
         if message.role == "assistant":
             for call in message.tool_calls:
@@ -102,10 +105,8 @@ def answer(messages: tuple[Message, ...], request: str) -> str:
         elif message.role == "tool":
             name = message.name or names.get(message.tool_call_id or "", "?")
             status = " failed" if message.is_error else ""
-            lines.append(f"tool {name}{status}: {_one_line(message.content, RESULT_CHARS)}")
-    if len(lines) == 1:
-        lines.append("no tools were called.")
-    return "\n".join(lines)
+            items.append(f"- tool {name}{status}: {_one_line(message.content, RESULT_CHARS)}")
+    return head + "\n\n" + ("\n".join(items) if items else "no tools were called.")
 
 
 def _one_line(text: str, limit: int) -> str:

@@ -239,8 +239,9 @@ class Runtime:
                 reason = result.reason.removeprefix("no agent fits: ")
                 raise UsageError(
                     f"no agent fits this request: {reason}",
-                    "name the agent to ask (`--agent`, or `agent` in the API), or add "
-                    "capabilities or examples to an agent",
+                    "ask an agent by name (`caxton run --agent NAME`, `agent` in the API, or "
+                    "choose it in the TUI's sidebar), or add capabilities or examples to the "
+                    "agent that should take such requests",
                 )
             route = {
                 "chosen": result.chosen,

@@ -151,6 +151,8 @@ def result_json(served: Workspace, result: ExecutionResult) -> dict[str, Any]:
 def tool_event(span: Span) -> dict[str, Any]:
     return {
         "name": str(span.attributes.get(t.TOOL_NAME, span.name)),
+        # whose call: a delegated agent's calls stream with the asked agent's
+        "agent": span.attributes.get(t.AGENT_NAME),
         "outcome": span.status,
         "error": span.attributes.get(t.ERROR),
         "arguments": span.attributes.get(t.TOOL_ARGUMENTS),

@@ -32,6 +32,7 @@ class HttpPolicy:
     """What one call may reach: hosts, answer size, time per request, number of requests."""
 
     hosts: tuple[str, ...] = ()
+    tool: str = ""  # whose policy: a refusal names the `[tools.NAME]` grant that would allow it
     max_bytes: int = 1 << 20
     timeout_seconds: float = 10.0
     max_requests: int = 16
@@ -84,7 +85,7 @@ class HttpSession:
             record = HttpRecord(method, url)
             self.records.append(record)
             try:
-                target = allowed_target(url, self.policy.hosts)
+                target = allowed_target(url, self.policy.hosts, tool=self.policy.tool)
             except Denied as exc:
                 record.denied = str(exc)
                 return {"error": str(exc)}
@@ -157,8 +158,9 @@ class _Target:
     path: str
 
 
-def allowed_target(url: str, hosts: tuple[str, ...]) -> _Target:
-    """Where `url` points, if its host is on the allowlist; Denied (with the reason) if not."""
+def allowed_target(url: str, hosts: tuple[str, ...], *, tool: str = "") -> _Target:
+    """Where `url` points, if its host is on the allowlist; Denied (with the reason, and the
+    grant in caxton.toml that would allow it when the tool is named) if not."""
     try:
         parts = urllib.parse.urlsplit(url)
         port = parts.port
@@ -175,13 +177,21 @@ def allowed_target(url: str, hosts: tuple[str, ...]) -> _Target:
     if not hosts:
         raise Denied(
             f"host {host!r} is not allowed: this tool may not use the network "
-            "(grant hosts with `http_hosts`)"
+            + (
+                f"(grant it in caxton.toml: `[tools.{tool}] http_hosts = [{json.dumps(host)}]`)"
+                if tool
+                else "(grant hosts with `http_hosts`)"
+            )
         )
     if not host_allowed(host, port, hosts):
         what = "IP address" if _is_ip(host) else "host"
         raise Denied(
             f"{what} {host!r} is not allowed (allowed: {', '.join(hosts)}); "
-            "add it to `http_hosts` to grant it"
+            + (
+                f"add {json.dumps(host)} to `http_hosts` in `[tools.{tool}]` of caxton.toml"
+                if tool
+                else "add it to `http_hosts` to grant it"
+            )
         )
     path = parts.path or "/"
     if parts.query:

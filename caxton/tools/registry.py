@@ -376,6 +376,7 @@ class ToolRunner:
             preopens=tuple(preopens),
             http=HttpPolicy(
                 hosts=tuple(dict.fromkeys([*manifest.permissions.http_hosts, *granted])),
+                tool=tool.name,
                 max_bytes=manifest.limits.http_response.bytes,
                 max_requests=manifest.limits.http_requests,
             ),

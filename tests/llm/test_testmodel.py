@@ -59,11 +59,30 @@ def test_then_it_answers_from_every_result() -> None:
     final = model.complete(after)
     assert final.finish_reason == "stop" and final.message.tool_calls == ()
     assert final.message.content == (
-        f"[test model] request: {ASK}\n"
-        'tool memory_search: [{"name": "acme"}]\n'
-        "tool delegate: routed to sales\n"
-        "tool stats failed: no values given"
+        f"[test model] request: {ASK}\n\n"
+        '- tool memory_search: [{"name": "acme"}]\n'
+        "- tool delegate: routed to sales\n"
+        "- tool stats failed: no values given"
     )
+
+
+def test_the_answer_keeps_its_lines_when_rendered_as_markdown() -> None:
+    """The TUI and other clients render answers as Markdown: the request and each tool result
+    must stay apart there, not run together into one paragraph."""
+    from markdown_it import MarkdownIt
+
+    model = TestModel()
+    first = start()
+    response = model.complete(first)
+    after = results(first, response, "[]", "routed to sales", "!no values given")
+    tokens = MarkdownIt().parse(model.complete(after).message.content)
+    blocks = [t.content for t in tokens if t.type == "inline"]
+    assert blocks == [
+        f"[test model] request: {ASK}",
+        "tool memory_search: []",
+        "tool delegate: routed to sales",
+        "tool stats failed: no values given",
+    ]
 
 
 def test_only_tools_not_yet_called_are_called_with_ids_counting_on() -> None:
@@ -90,16 +109,16 @@ def test_content_fields_get_the_start_of_a_long_message() -> None:
 
 def test_without_tools_it_answers_at_once() -> None:
     response = TestModel().complete(start("hello", tools=()))
-    assert response.message.content == "[test model] request: hello\nno tools were called."
+    assert response.message.content == "[test model] request: hello\n\nno tools were called."
 
 
 def test_long_requests_and_results_are_cut_to_one_line() -> None:
     model = TestModel()
     first = start("word " * 100, tools=TOOLS[:1])
     text = model.complete(results(first, model.complete(first), "x\n" * 300)).message.content
-    request_line, tool_line = text.splitlines()
-    assert request_line.endswith("...") and len(request_line) < 240
-    assert tool_line.startswith("tool memory_search: x x x") and len(tool_line) < 240
+    request_line, blank, tool_line = text.splitlines()
+    assert request_line.endswith("...") and len(request_line) < 240 and not blank
+    assert tool_line.startswith("- tool memory_search: x x x") and len(tool_line) < 240
 
 
 def test_the_answer_streams_in_word_groups() -> None:

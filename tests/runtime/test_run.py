@@ -104,6 +104,13 @@ def test_routing_picks_the_agent(full: Path, cli: Cli) -> None:
     assert data["agent"] == "code-reviewer" and data["route"]["chosen"] == "code-reviewer"
 
 
+def test_a_request_no_agent_fits_says_how_to_ask_one_by_name(workspace: Path, cli: Cli) -> None:
+    """The TUI starts on "auto": its hint must not only speak of the CLI's `--agent`."""
+    result = cli("run", "--model", "test", "zzqx vlorp")
+    assert result.code == ExitCode.USAGE and "no agent fits this request" in result.err
+    assert "`caxton run --agent NAME`" in result.err and "the TUI's sidebar" in result.err
+
+
 def test_unknown_agent_and_no_workspace(workspace: Path, cli: Cli, tmp_path: Path) -> None:
     wrong = cli("run", "--agent", "asistant", "--model", "test", "hi")
     assert wrong.code == ExitCode.NOT_FOUND and "did you mean 'assistant'?" in wrong.err

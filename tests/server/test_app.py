@@ -20,6 +20,7 @@ import pytest
 
 from caxton.server import auth
 from caxton.server.embedded import EmbeddedServer, start_embedded
+from tests.conftest import Cli
 
 WS = "my-ws"  # the name `caxton init` gives the `workspace` fixture's folder
 API = f"/api/v1/workspaces/{WS}"
@@ -274,6 +275,27 @@ def test_post_messages_streams_spans_and_tools_as_they_end_then_done(
     traced = client.get(f"{API}/traces/{done['trace_id']}").json()
     assert sorted(s["span_id"] for s in spans) == sorted(s["span_id"] for s in traced["spans"])
     assert spans[-1]["kind"] == "request" and all(s["end"] is not None for s in spans)
+
+
+def test_a_delegated_agents_tool_calls_stream_under_its_own_name(workspace: Path, cli: Cli) -> None:
+    """The asked agent's tool calls and those of the agent it delegated to arrive on one
+    stream: each names the agent that made it, so a client can tell them apart."""
+    for name, template in (("coordinator", "pipeline-coordinator"), ("analyst", "data-analyzer")):
+        assert cli("init", name, "--template", template).code == 0
+    with (
+        start_embedded(workspace, model="test") as running,
+        httpx.Client(base_url=running.url, headers=running.headers, timeout=30) as c,
+        c.stream(
+            "POST",
+            f"{API}/messages",
+            json={"request": "analyse the revenue in sales.csv", "agent": "coordinator"},
+            headers=SSE,
+        ) as response,
+    ):
+        tools = [data for name, data in events(response) if name == "tool"]
+    by = {(data["agent"], data["name"]) for data in tools}
+    assert ("coordinator", "delegate") in by and ("analyst", "csv_parser") in by
+    assert {agent for agent, _ in by} <= {"coordinator", "analyst", "assistant"}
 
 
 def test_sse_reports_an_error_event_when_no_agent_fits(client: httpx.Client) -> None:

@@ -271,3 +271,23 @@ def test_grants_name_wasm_tools_only(workspace: Path, cli: Cli) -> None:
     assert "did you mean [tools.http_fetch]?" in result.out
     assert f"caxton.toml:{runtime}:1: error:" in result.out
     assert "does not run in the sandbox" in result.out
+
+
+def test_a_refusal_names_the_grant_that_allows_it(workspace: Path, cli: Cli, port: int) -> None:
+    """What the `test` model's http_fetch call shows a new user: where to grant the host."""
+    url = json.dumps({"url": f"http://localhost:{port}/json"})
+    refused = cli("tool", "test", "http_fetch", "--call", url)
+    assert refused.code == 8
+    grant_line = '`[tools.http_fetch] http_hosts = ["localhost"]`'
+    assert f"(grant it in caxton.toml: {grant_line})" in refused.out.replace('\\"', '"')
+    table, key = grant_line.strip("`").split("] ")
+    config = workspace / "caxton.toml"
+    config.write_text(config.read_text() + f"\n{table}]\n{key}\n")  # the hint, followed
+    assert cli("tool", "test", "http_fetch", "--call", url).code == 0
+    config.write_text(config.read_text().replace('["localhost"]', '["api.example.com"]'))
+    refused = cli("tool", "test", "http_fetch", "--call", url)
+    assert refused.code == 8
+    assert (
+        "host 'localhost' is not allowed (allowed: api.example.com); add \"localhost\" to "
+        "`http_hosts` in `[tools.http_fetch]` of caxton.toml"
+    ) in refused.out.replace('\\"', '"')

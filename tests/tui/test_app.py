@@ -18,6 +18,7 @@ from caxton_tui.app import CaxtonApp, make_app
 from caxton_tui.chat import Turn
 from caxton_tui.help import ErrorScreen, HelpScreen
 from caxton_tui.prompt import Prompt
+from caxton_tui.sidebar import Sidebar
 
 SIZE = (120, 40)
 
@@ -210,3 +211,22 @@ async def test_a_server_that_dies_is_a_banner_and_f5_brings_it_back(workspace: P
         await until(lambda: app.backend.server is not first and app.backend.alive, "a restart")
         await until(lambda: not banner.display, "the banner to go")
         assert app.overview is not None and app.overview.agents
+
+
+@synchronously
+async def test_a_request_stopped_at_a_limit_says_so(workspace: Path) -> None:
+    agent = workspace / "agents" / "analyst.toml"
+    agent.write_text(agent.read_text().replace("max_tool_calls = 30", "max_tool_calls = 2"))
+    app = make_app(workspace, model="test", watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        app.post_message(Sidebar.AgentChosen("analyst"))
+        await until(lambda: app.agent == "analyst", "the agent chosen")
+        app.query_one(Prompt).insert("describe 3, 5 and 8")
+        await pilot.press("enter")
+        await until(lambda: app.last_trace is not None, "the answer")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        who = str(app.query_one(Turn).query_one(".who").render())
+        assert who.startswith("analyst stopped (max_tool_calls)"), who
+        assert "more than 2 tool calls" in who
