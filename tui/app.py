@@ -227,6 +227,12 @@ class CaxtonApp(App[None]):
         # the sidebar is for choosing whom to talk to; the other tabs need the width
         self.query_one(Sidebar).display = event.pane.id == "chat-tab"
 
+    def _switch_to(self, tab: str) -> None:
+        """The sidebar set first, so the chat is laid out once, at its own width (the long
+        answers in it are drawn again for each new width)."""
+        self.query_one(Sidebar).display = tab == "chat-tab"
+        self.query_one(TabbedContent).active = tab
+
     @on(Sidebar.AgentChosen)
     def _agent_chosen(self, event: Sidebar.AgentChosen) -> None:
         self.agent = event.agent
@@ -297,20 +303,20 @@ class CaxtonApp(App[None]):
         self.push_screen(HelpScreen())
 
     def action_show_chat(self) -> None:
-        self.query_one(TabbedContent).active = "chat-tab"
+        self._switch_to("chat-tab")
         self.query_one(Prompt).focus()
 
     def action_show_trace(self) -> None:
         # focus moves with the tab: focus left in the chat would bring the chat tab back
-        self.query_one(TabbedContent).active = "trace-tab"
+        self._switch_to("trace-tab")
         self.query_one("#spans", Tree).focus()
 
     def action_show_memory(self) -> None:
-        self.query_one(TabbedContent).active = "memory-tab"
+        self._switch_to("memory-tab")
         self.query_one(MemoryPane).focus_search()
 
     def action_show_deploy(self) -> None:
-        self.query_one(TabbedContent).active = "deploy-tab"
+        self._switch_to("deploy-tab")
         first = next((w for w in self.query_one(DeployPane).query("*") if w.focusable), None)
         if first is not None:
             first.focus()
