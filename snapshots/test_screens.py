@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+from textual.command import CommandList, CommandPalette
 from textual.containers import VerticalScroll
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static, Tree
@@ -200,6 +201,23 @@ class TestModals:
             await started(pilot)
             await pilot.press("f1")
             assert isinstance(pilot.app.screen, HelpScreen)
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+    def test_command_palette_finds_an_agent(
+        self, app: CaxtonApp, snap_compare: SnapCompare
+    ) -> None:
+        async def run_before(pilot: Pilot[None]) -> None:
+            await started(pilot)
+            await pilot.press("ctrl+p")
+            assert isinstance(pilot.app.screen, CommandPalette)
+            pilot.app.screen.query_one(Input).cursor_blink = False
+            await pilot.press(*"talk")
+            for _ in range(50):  # the palette searches as you type, a little later
+                await pilot.pause(0.02)
+                if pilot.app.screen.query_one(CommandList).option_count == 3:
+                    break
+            await pilot.pause(0.1)
 
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
