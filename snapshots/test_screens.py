@@ -11,7 +11,7 @@ from typing import Any
 from textual.command import CommandList, CommandPalette
 from textual.containers import VerticalScroll
 from textual.pilot import Pilot
-from textual.widgets import Input, OptionList, Static, Tree
+from textual.widgets import DataTable, Input, OptionList, Static, Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import WorkerFailed
 
@@ -191,6 +191,13 @@ class TestDeploy:
             files.highlighted = 1  # the modified agent
             await settle(pilot)
             assert pane.diff.startswith("--- agents/analyst.toml (version 4, live)")
+            history = pilot.app.query_one("#history", DataTable)
+            when = list(history.columns.values())[1]
+            for _ in range(100):  # the table sizes its columns to the rows a little later
+                if when.content_width >= len("2026-12-05 16:42:10"):
+                    break
+                await pilot.pause(0.01)
+            await pilot.pause()
 
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 

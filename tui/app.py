@@ -251,6 +251,8 @@ class CaxtonApp(App[None]):
     @work(thread=True, group="send", exclusive=True, exit_on_error=False)
     def send(self, turn: Turn, text: str) -> None:
         worker = get_current_worker()
+        pane = self.query_one(TracePane)
+        live = self.call_from_thread(pane.start_live, text, self.agent or "auto")
 
         def on_event(name: str, data: dict[str, Any]) -> None:
             if worker.is_cancelled:
@@ -259,6 +261,8 @@ class CaxtonApp(App[None]):
                 turn.feed(str(data.get("text", "")))  # the screen takes it on its next tick
             elif name == "tool":
                 self.call_from_thread(turn.add_tool, data)
+            elif name == "span":
+                live.feed(data)  # the Trace tab draws the running request's tree
 
         try:
             result = self.backend.send(
@@ -266,18 +270,25 @@ class CaxtonApp(App[None]):
             )
         except Cancelled:
             self.call_from_thread(turn.cancelled)
+            self.call_from_thread(pane.end_live, live, "cancelled")
             return
         except CaxtonError as exc:
             self.call_from_thread(turn.fail, exc.message, exc.hint)
+            self.call_from_thread(pane.end_live, live, "failed")
             return
         self.conversation_id = result.get("conversation_id")
         self.last_trace = result.get("trace_id")
         self.call_from_thread(turn.finish, result)
-        if self.last_trace:
-            trace = self.backend.trace(self.last_trace)
-            self.call_from_thread(self.query_one(TracePane).show, trace)
-            executions = self.backend.traces()
-            self.call_from_thread(self.query_one(TracePane).list_traces, executions)
+        if not self.last_trace:
+            self.call_from_thread(pane.end_live, live, "done (no trace)")
+            return
+        try:
+            saved = self.backend.trace(self.last_trace)
+        except CaxtonError:
+            self.call_from_thread(pane.end_live, live, "done (its trace could not be read)")
+            raise
+        self.call_from_thread(pane.show, saved)
+        self.call_from_thread(pane.list_traces, self.backend.traces())
 
     def action_cancel(self) -> None:
         running = [w for w in self.workers if w.group == "send" and w.is_running]

@@ -5,7 +5,9 @@ a waterfall; the selected span's details below."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.text import Text
@@ -13,6 +15,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Label, OptionList, Static, Tree
 from textual.widgets.option_list import Option
 from textual.widgets.tree import TreeNode
@@ -20,8 +23,27 @@ from textual.widgets.tree import TreeNode
 from caxton_tui.markup import escape
 
 BAR = 24  # characters of the waterfall
+LIVE_SECONDS = 0.25  # how often the running request's tree is drawn again
 OPEN_ALL_UP_TO = 200  # spans: a bigger trace opens with its first level only
 ICONS = {"llm": "◇", "tool": "⚙", "memory": "▤", "route": "➜", "message": "✉", "agent": "●"}
+
+
+@dataclass
+class LiveTrace:
+    """The request being answered: the spans that have ended so far (fed by the send worker)."""
+
+    request: str
+    target: str
+    started: float
+    spans: list[dict[str, Any]] = field(default_factory=list)
+    fresh: bool = False  # spans came since the tree was last drawn
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def feed(self, span: dict[str, Any]) -> None:
+        """A span that ended, from any thread: drawn on the pane's next tick."""
+        with self.lock:
+            self.spans.append(span)
+            self.fresh = True
 
 
 class TracePane(Horizontal):
@@ -29,6 +51,8 @@ class TracePane(Horizontal):
     _start = 0.0
     _total = 1.0
     _open_all = True
+    _live: LiveTrace | None = None
+    _live_ticker: Timer | None = None
 
     @dataclass
     class TraceChosen(Message):
@@ -57,6 +81,8 @@ class TracePane(Horizontal):
             )
 
     def show(self, trace: dict[str, Any]) -> None:
+        """A finished request's trace, as the server saved it."""
+        self._stop_live()
         execution, spans = trace["execution"], trace["spans"]
         self.query_one("#trace-title", Label).update(
             f"[b]{execution['agent']}[/] · {escape(execution['request'][:60])} · "
@@ -64,6 +90,49 @@ class TracePane(Horizontal):
             f"{execution['input_tokens']}+{execution['output_tokens']} tokens · "
             f"trace {execution['trace_id'][:12]}"
         )
+        self._show_spans(spans)
+
+    # ----- the running request: its spans as they end -----------------------------------------
+
+    def start_live(self, request: str, target: str) -> LiveTrace:
+        """Show the spans of the request being answered as they end (a span's parent shows
+        when it ends in turn); `show` replaces them with the saved trace. The sender feeds
+        the returned `LiveTrace`."""
+        self._stop_live()
+        self._live = live = LiveTrace(request, target, time.monotonic())
+        self._live_ticker = self.set_interval(LIVE_SECONDS, self._show_live)
+        self._show_live()
+        return live
+
+    def end_live(self, live: LiveTrace, how: str) -> None:
+        """The request ended without a saved trace to show (cancelled, failed)."""
+        if self._live is live:
+            self._show_live()
+            self._stop_live()
+            self.query_one("#trace-title", Label).update(
+                f"[b]{live.target}[/] · {escape(live.request[:60])} · [b yellow]{how}[/]"
+            )
+
+    def _show_live(self) -> None:
+        live = self._live
+        if live is None:
+            return
+        with live.lock:
+            spans, fresh, live.fresh = list(live.spans), live.fresh, False
+        seconds = time.monotonic() - live.started
+        self.query_one("#trace-title", Label).update(
+            f"[b]{live.target}[/] · {escape(live.request[:60])} · [b yellow]running[/] "
+            f"{seconds:.1f} s · {len(spans)} spans ended so far"
+        )
+        if fresh or not spans:
+            self._show_spans(spans)
+
+    def _stop_live(self) -> None:
+        if self._live_ticker is not None:
+            self._live_ticker.stop()
+        self._live, self._live_ticker = None, None
+
+    def _show_spans(self, spans: list[dict[str, Any]]) -> None:
         tree = self.query_one("#spans", Tree)
         tree.clear()
         tree.root.label = f"{len(spans)} spans"

@@ -4,12 +4,13 @@ spans appear when it is unfolded."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 from textual.app import App, ComposeResult
-from textual.widgets import Tree
+from textual.widgets import Label, Tree
 
-from caxton_tui.trace import OPEN_ALL_UP_TO, TracePane
+from caxton_tui.trace import LIVE_SECONDS, OPEN_ALL_UP_TO, TracePane
 
 
 def _trace(groups: int, each: int) -> dict[str, Any]:
@@ -72,5 +73,50 @@ def test_a_small_trace_opens_whole() -> None:
             await pilot.pause()
             (request,) = app.query_one("#spans", Tree).root.children
             assert all(group.is_expanded and len(group.children) == 2 for group in request.children)
+
+    asyncio.run(run())
+
+
+def _labels(tree: Tree[Any]) -> list[str]:
+    found, pending = [], list(tree.root.children)
+    while pending:
+        node = pending.pop(0)
+        found.append(str(node.label))
+        pending += node.children
+    return found
+
+
+def test_the_running_request_shows_its_spans_as_they_end() -> None:
+    async def run() -> None:
+        app = Host()
+        async with app.run_test(size=(120, 40)) as pilot:
+            pane = app.query_one(TracePane)
+            title = pane.query_one("#trace-title", Label)
+            live = pane.start_live("many tools", "assistant")
+            assert "running" in str(title.render())
+            spans = _trace(groups=2, each=2)["spans"]
+            ended = [s for s in spans if s["span_id"] in ("g0t0", "g0t1", "g0")]
+            feeder = threading.Thread(target=lambda: [live.feed(s) for s in ended])
+            feeder.start()
+            feeder.join()
+            await asyncio.sleep(LIVE_SECONDS * 2)
+            await pilot.pause()
+            tree = app.query_one("#spans", Tree)
+            assert str(tree.root.label) == "3 spans"
+            labels = _labels(tree)
+            assert "llm call 0" in labels[0] and "execute_tool t0.1" in labels[-1]
+            assert "3 spans ended so far" in str(title.render())
+            pane.show(_trace(groups=2, each=2))  # the saved trace replaces it
+            await pilot.pause()
+            assert str(tree.root.label) == "7 spans" and "running" not in str(title.render())
+            live.feed(spans[-1])  # a late span from the finished request changes nothing
+            await asyncio.sleep(LIVE_SECONDS * 2)
+            assert str(tree.root.label) == "7 spans"
+
+            other = pane.start_live("cancel me", "auto")
+            pane.end_live(live, "cancelled")  # an older request's end: not this one's
+            assert "running" in str(title.render())
+            pane.end_live(other, "cancelled")
+            assert "cancelled" in str(title.render())
 
     asyncio.run(run())
