@@ -122,7 +122,7 @@ class TracePane(Horizontal):
         seconds = time.monotonic() - live.started
         self.query_one("#trace-title", Label).update(
             f"[b]{live.target}[/] · {escape(live.request[:60])} · [b yellow]running[/] "
-            f"{seconds:.1f} s · {len(spans)} spans ended so far"
+            f"{seconds:.1f} s · {_spans(len(spans))} ended so far"
         )
         if fresh or not spans:
             self._show_spans(spans)
@@ -135,7 +135,7 @@ class TracePane(Horizontal):
     def _show_spans(self, spans: list[dict[str, Any]]) -> None:
         tree = self.query_one("#spans", Tree)
         tree.clear()
-        tree.root.label = f"{len(spans)} spans"
+        tree.root.label = _spans(len(spans))
         self._children = {}
         if not spans:
             return
@@ -187,6 +187,10 @@ class TracePane(Horizontal):
         event.stop()
         if event.option.id:
             self.post_message(self.TraceChosen(event.option.id))
+
+
+def _spans(count: int) -> str:
+    return f"{count} span" + ("" if count == 1 else "s")
 
 
 def _cut(text: str, chars: int) -> str:
