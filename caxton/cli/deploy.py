@@ -397,7 +397,7 @@ def pull(
     `--force`."""
     from caxton.deploy import actions, local
     from caxton.deploy.manifest import Changes, Manifest, build
-    from caxton.deploy.store import unpack
+    from caxton.deploy.push import download
 
     root, name = _root_and_name()
     from caxton.remotes import resolve_remote
@@ -412,7 +412,8 @@ def pull(
         return not wanted or any(path == w or path.startswith(w + "/") for w in wanted)
 
     with actions.client_for(remote, name, root) as client:
-        live = client.get("deploy")["live"]
+        status = client.get("deploy")
+        live = status["live"]
         if live is None:
             raise NotFoundError(
                 f"nothing is deployed to {name!r} on {remote.name}",
@@ -444,10 +445,8 @@ def pull(
                 "commit or save them elsewhere, then `caxton pull --force`; or pull other "
                 "paths only: `caxton pull PATH`",
             )  # fmt: skip
-        hashes = sorted(set(writes.values()))
-        blobs = (
-            dict(unpack(client.fetch_bytes("blobs/fetch", {"hashes": hashes}))) if hashes else {}
-        )
+        sizes = {theirs.files[p].sha256: theirs.files[p].size for p in sorted(writes)}
+        blobs = download(client, sizes, status.get("limits") or {}, _progress(as_json))
     _write_pulled(root, {p: blobs[h] for p, h in writes.items()}, deletes)
     if not wanted:
         changes = (base or Manifest.of({})).diff(theirs) if base else None

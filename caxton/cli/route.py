@@ -47,6 +47,7 @@ def route(
                     for c in result.candidates
                 ],
                 "skipped_invalid": outcome.skipped,
+                "fallback_problem": result.fallback_problem,
             }
         )
         return
@@ -55,6 +56,8 @@ def route(
     for c in result.candidates:
         mark = "→" if c.agent == result.chosen else " "
         output.say(f" {mark} {c.agent:28} {c.score:5.2f}  {c.explain()}")
+    if result.fallback_problem is not None:
+        output.warn(result.fallback_problem, "`caxton validate` says what is wrong")
     if outcome.skipped:
         output.warn(
             f"skipped invalid agent{'s' * (len(outcome.skipped) != 1)}: "

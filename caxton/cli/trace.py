@@ -155,6 +155,8 @@ def _line(span: Span) -> str:
             parts.append("unsandboxed")
     elif span.kind == "agent":
         parts.append(f"depth {a.get('caxton.depth', 0)}")
+    elif span.kind == "route" and a.get("caxton.route.chosen"):  # else: its error says why
+        parts.append(f"-> {a['caxton.route.chosen']} ({a.get('caxton.route.method', '?')})")
     elif span.kind == "message":
         parts.append(
             f"{a.get('caxton.message.performative', '?')} "

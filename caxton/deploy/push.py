@@ -1,5 +1,6 @@
 """The client side of a deploy: plan against the server, upload the blobs it lacks (batched,
-compressed; an interrupted upload resumes because the server keeps what arrived), apply.
+compressed; an interrupted upload resumes because the server keeps what arrived), apply; and
+the download of blobs for `caxton pull`, batched the same way.
 
 One path for `caxton deploy`, `caxton rollback` and `caxton quickstart`.
 """
@@ -13,14 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from caxton.deploy.manifest import Changes, Manifest, disk_path
-from caxton.deploy.store import pack
+from caxton.deploy.store import MAX_UPLOAD_BYTES, batches, pack, unpack
 from caxton.errors import UsageError
 
 if TYPE_CHECKING:
     from caxton.client import Client
     from caxton.deploy.local import GitState
 
-BATCH_BYTES = 4 << 20  # raw bytes per upload request
+BATCH_BYTES = 4 << 20  # unpacked bytes per request of blobs, up or down
 Progress = Callable[[str], None]
 
 
@@ -86,19 +87,21 @@ def check_limits(plan: Plan) -> None:
         )
 
 
+def batch_bytes(limits: dict[str, int]) -> int:
+    """The unpacked bytes of blobs per request: BATCH_BYTES, or less when the server takes
+    less (`upload_bytes`, which bounds a body as sent too: the room left covers zlib's growth
+    of data that does not compress, at most about 0.03%)."""
+    limit = limits.get("upload_bytes")
+    if not limit:
+        return BATCH_BYTES
+    return max(1, min(BATCH_BYTES, limit - limit // 1024 - 64))
+
+
 def _batches(root: Path, plan: Plan) -> Iterator[list[tuple[str, bytes]]]:
     where = {e.sha256: p for p, e in reversed(list(plan.manifest.files.items()))}
-    batch: list[tuple[str, bytes]] = []
-    size = 0
-    for digest in plan.missing:
-        data = disk_path(root, where[digest]).read_bytes()
-        if batch and size + len(data) > BATCH_BYTES:
-            yield batch
-            batch, size = [], 0
-        batch.append((digest, data))
-        size += len(data)
-    if batch:
-        yield batch
+    sizes = ((digest, plan.manifest.files[where[digest]].size) for digest in plan.missing)
+    for batch in batches(sizes, batch_bytes(plan.limits)):
+        yield [(digest, disk_path(root, where[digest]).read_bytes()) for digest in batch]
 
 
 def upload(client: Client, root: Path, plan: Plan, progress: Progress | None = None) -> int:
@@ -112,6 +115,23 @@ def upload(client: Client, root: Path, plan: Plan, progress: Progress | None = N
         if progress is not None:
             progress(f"uploaded {done}/{len(plan.missing)} files ({sent:,} bytes compressed)")
     return sent
+
+
+def download(
+    client: Client,
+    sizes: dict[str, int],
+    limits: dict[str, int],
+    progress: Progress | None = None,
+) -> dict[str, bytes]:
+    """The blobs `sizes` names (sha256 -> size), fetched in batches the server's `limits`
+    (`GET deploy`) allow, so a workspace of any size comes down."""
+    most = limits.get("upload_bytes") or MAX_UPLOAD_BYTES
+    found: dict[str, bytes] = {}
+    for batch in batches(sizes.items(), batch_bytes(limits)):
+        found.update(unpack(client.fetch_bytes("blobs/fetch", {"hashes": batch}), most))
+        if progress is not None:
+            progress(f"downloaded {len(found)}/{len(sizes)} files")
+    return found
 
 
 def push(

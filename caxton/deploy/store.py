@@ -38,7 +38,9 @@ COMPLETE_MARK = ".caxton-tree"  # written last in a tree: its version and root
 
 MAX_FILE_BYTES = 10 << 20  # one deployed file
 MAX_WORKSPACE_BYTES = 256 << 20  # all the files of one version
-MAX_UPLOAD_BYTES = 32 << 20  # one blob upload, unpacked
+# One request of blobs, up or down: its body as sent, and its frames once unpacked. The
+# server's `Limits.upload_bytes` (the Gate's bound, and what `GET deploy` says) defaults to it.
+MAX_UPLOAD_BYTES = 32 << 20
 FAULT_ENV = "CAXTON_FAULT_DEPLOY"  # test hook: SIGKILL the server at a named step of an apply
 FAULT_POINTS = ("blobs-stored", "tree-staged", "tree-placed", "version-committed")
 
@@ -270,14 +272,7 @@ class DeployStore:
 
     def missing(self, hashes: Iterable[str]) -> list[str]:
         wanted = sorted(set(hashes))
-        if not wanted:
-            return []
-        have: set[str] = set()
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._query(f"SELECT sha256 FROM blobs WHERE sha256 IN ({marks})", chunk)
-            have.update(r[0] for r in rows)
+        have = self.sizes(wanted)
         return [h for h in wanted if h not in have]
 
     def put_blobs(self, blobs: Sequence[tuple[str, bytes]]) -> int:
@@ -302,6 +297,17 @@ class DeployStore:
                 [(d, len(b), b) for d, b in blobs],
             )
             return db.total_changes - before
+
+    def sizes(self, hashes: Iterable[str]) -> dict[str, int]:
+        """The size of each stored blob among `hashes` (absent ones are left out)."""
+        wanted = sorted(set(hashes))
+        found: dict[str, int] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._query(f"SELECT sha256, size FROM blobs WHERE sha256 IN ({marks})", chunk)
+            found.update((r[0], int(r[1])) for r in rows)
+        return found
 
     def blobs(self, hashes: Sequence[str]) -> Iterator[tuple[str, bytes]]:
         for digest in hashes:
@@ -523,6 +529,27 @@ class DeployStoreUnavailable(CaxtonError):
 # A zlib stream of frames, each `<sha256 hex> <size>\n` then the bytes.
 
 
+def frame_bytes(size: int) -> int:
+    """What a blob of `size` bytes takes in an unpacked upload: its frame header, then it."""
+    return 66 + len(str(size)) + size  # 64 hex digits, a space, the size, a newline
+
+
+def batches(sizes: Iterable[tuple[str, int]], limit: int) -> Iterator[list[str]]:
+    """The digests in order, grouped so that each group's frames unpack to at most `limit`
+    bytes; a blob too big for any group goes alone."""
+    batch: list[str] = []
+    total = 0
+    for digest, size in sizes:
+        frame = frame_bytes(size)
+        if batch and total + frame > limit:
+            yield batch
+            batch, total = [], 0
+        batch.append(digest)
+        total += frame
+    if batch:
+        yield batch
+
+
 def pack(blobs: Iterable[tuple[str, bytes]], level: int = 6) -> bytes:
     squeeze = zlib.compressobj(level)
     parts = []
@@ -576,6 +603,8 @@ __all__ = [
     "ManifestError",
     "StaleBase",
     "TooLarge",
+    "batches",
+    "frame_bytes",
     "pack",
     "unpack",
 ]

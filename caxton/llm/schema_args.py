@@ -1,7 +1,8 @@
 """Schema-valid arguments for a tool's JSON Schema: what the `test` model sends each tool.
 
 Deterministic (same schema and text, same arguments) and cheap per call: a schema is planned
-once into a value with slots where the user's text goes, and each call only fills the slots.
+once into a value with slots where the user's text goes (content fields) or a name made from
+it (names and ids), and each call only fills the slots.
 Every candidate value is checked here against the schema (a small checker for the keywords tool
 schemas use; the jsonschema package is too slow to import and run per call), so a schema outside
 the subset costs an optional property or a fallback value, not an invalid argument where a
@@ -11,10 +12,12 @@ valid one was found. Schemas are treated as immutable: the plan is cached per sc
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import math
 import re
 import threading
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -28,9 +31,15 @@ _CONTENT_WORDS = frozenset(
     "questions body data task instruction instructions q search topic goal observation "
     "observations note notes comment statement sentence sentences description".split()
 )
+_NAME_WORDS = frozenset(
+    "name names title label entity entities id ids identifier slug tag tags".split()
+)
 _URL_WORDS = frozenset("url uri link href endpoint website homepage".split())
 _EMAIL_WORDS = frozenset("email mail".split())
+_DIR_WORDS = frozenset("dir dirs directory folder".split())
 _PATH_WORDS = frozenset("path file filename filepath".split())
+_SLUG_WORDS = 5  # a name made from the text: its first words...
+_SLUG_CHARS = 48  # ...up to this long
 
 _URL = "https://example.com/"
 _FORMATS = {
@@ -64,19 +73,58 @@ class _NoValue(Exception):
     """Nothing this module tries satisfies the schemas."""
 
 
+_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")  # letters and digits; "week's" is one
+
+
+def slug(text: str) -> str:
+    """A name made from `text`: its first few words, lowercased and joined by hyphens
+    ("What were last week's sales?" -> "what-were-last-weeks-sales"); "" without words."""
+    found = itertools.islice(_WORD.finditer(unicodedata.normalize("NFC", text)), _SLUG_WORDS)
+    words = [re.sub("['\u2019]", "", m.group()).casefold() for m in found]
+    out = words[0][:_SLUG_CHARS] if words else ""
+    for word in words[1:_SLUG_WORDS]:
+        if len(out) + 1 + len(word) > _SLUG_CHARS:
+            break
+        out += "-" + word
+    return out
+
+
+class _Given:
+    """What one call fills the slots with: the text, and the name made from it (on demand:
+    most tools have no name field)."""
+
+    __slots__ = ("_name", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._name: str | None = None
+
+    @property
+    def name(self) -> str:
+        if self._name is None:
+            self._name = slug(self.text)
+        return self._name
+
+
 @dataclass(frozen=True, slots=True)
 class _Slot:
-    """A string that carries the user's text when it fits the constraints, else `fallback`."""
+    """A string that carries the user's text (`named`: the name made from it) when it fits
+    the constraints, else `fallback`."""
 
     fallback: str
     min_length: int
     max_length: int | None
     patterns: tuple[re.Pattern[str], ...]
+    named: bool = False
 
-    def fill(self, text: str) -> str:
+    def fill(self, given: _Given) -> str:
+        text = given.name if self.named else given.text
         if self.max_length is not None and len(text) > self.max_length:
-            text = text[: self.max_length]
-        if len(text) < self.min_length:
+            cut = text[: self.max_length]
+            if self.named and text[self.max_length] != "-" and "-" in cut:
+                cut = cut[: cut.rindex("-")]  # whole words, when one fits
+            text = cut.rstrip("-") if self.named else cut
+        if len(text) < self.min_length or (self.named and not text):
             return self.fallback
         for pattern in self.patterns:
             if pattern.search(text) is None:
@@ -84,7 +132,7 @@ class _Slot:
         return text
 
 
-Build = Callable[[str], Any]  # the user's text -> a fresh copy of a planned value
+Build = Callable[[_Given], Any]  # the call's text -> a fresh copy of a planned value
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +146,8 @@ _plans_lock = threading.Lock()
 
 
 def arguments_for(schema: dict[str, Any], *, text: str) -> dict[str, Any]:
-    """A JSON object valid against `schema`, with `text` in fields that carry the user's content.
+    """A JSON object valid against `schema`, with `text` in fields that carry the user's content
+    and a name made from it (`slug(text)`) in fields that hold a name or an id.
 
     Required properties are always filled; optional ones when cheap (a default, a const, an
     enum, examples, or a content field). Never raises: a schema nothing here satisfies gives
@@ -111,7 +160,7 @@ def arguments_for(schema: dict[str, Any], *, text: str) -> dict[str, Any]:
             if len(_plans) >= _CACHE_SIZE:
                 _plans.pop(next(iter(_plans)))
             _plans[id(schema)] = plan
-    out: dict[str, Any] = plan.build(text)
+    out: dict[str, Any] = plan.build(_Given(text))
     return out
 
 
@@ -137,10 +186,10 @@ def _builder(value: Any) -> Build | None:
         template = dict(value)
         keyed = [(k, b) for k, v in value.items() if (b := _builder(v)) is not None]
 
-        def build_dict(text: str) -> dict[str, Any]:
+        def build_dict(given: _Given) -> dict[str, Any]:
             out = template.copy()
             for key, build in keyed:
-                out[key] = build(text)
+                out[key] = build(given)
             return out
 
         return build_dict
@@ -148,10 +197,10 @@ def _builder(value: Any) -> Build | None:
         items = list(value)
         placed = [(i, b) for i, v in enumerate(value) if (b := _builder(v)) is not None]
 
-        def build_list(text: str) -> list[Any]:
+        def build_list(given: _Given) -> list[Any]:
             out = items.copy()
             for i, build in placed:
-                out[i] = build(text)
+                out[i] = build(given)
             return out
 
         return build_list
@@ -184,15 +233,24 @@ def _is_content(name: str | None) -> bool:
 
 
 def _special(name: str | None) -> str | None:
-    """A plausible value for a field whose name says what it holds."""
+    """A plausible value for a field whose name says what it holds. Paths are fixed, never
+    made from the request: a tool that writes must not leave a file per request, nor write
+    over a file the request names."""
     words = _words(name)
     if any(w in _URL_WORDS for w in words):
         return _URL
     if any(w in _EMAIL_WORDS for w in words):
         return "user@example.com"
+    if any(w in _DIR_WORDS for w in words):
+        return "."  # the tool's own root folder, which exists
     if any(w in _PATH_WORDS for w in words):
         return "example.txt"
     return None
+
+
+def _is_name(name: str | None) -> bool:
+    """Does the field hold a name or an id (and not a URL, an address or a path)?"""
+    return any(w in _NAME_WORDS for w in _words(name)) and _special(name) is None
 
 
 # -- generation -------------------------------------------------------------------------------
@@ -373,6 +431,16 @@ def _candidates(
         examples = schema.get("examples")
         if isinstance(examples, list):
             yield from examples
+    if (
+        ctx.slots
+        and variant == 0
+        and "string" in types
+        and _is_name(name)
+        and not any("format" in s for s in conj)
+    ):
+        slot = _slot(conj, name, ctx.root, named=True)
+        if slot is not None:
+            yield slot
     for t in types:
         if t == "string":
             yield from _strings(conj, name, variant)
@@ -400,7 +468,9 @@ def _string_limits(conj: list[dict[str, Any]]) -> tuple[int, int | None, list[st
     return low, high, patterns
 
 
-def _slot(conj: list[dict[str, Any]], name: str | None, root: Any) -> _Slot | None:
+def _slot(
+    conj: list[dict[str, Any]], name: str | None, root: Any, *, named: bool = False
+) -> _Slot | None:
     low, high, patterns = _string_limits(conj)
     try:
         compiled = tuple(re.compile(p) for p in patterns)
@@ -410,7 +480,7 @@ def _slot(conj: list[dict[str, Any]], name: str | None, root: Any) -> _Slot | No
         if tried >= _MAX_CANDIDATES:
             break
         if all(_check(s, fallback, root) for s in conj):
-            return _Slot(fallback, low, high, compiled)
+            return _Slot(fallback, low, high, compiled, named)
     return None
 
 

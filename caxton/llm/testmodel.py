@@ -4,9 +4,14 @@ Deterministic and offline, for tests, benchmarks and trying a workspace without 
 answers start with "[test model]" and its responses are marked `deterministic`, so no one
 mistakes them for a real model's. It is on the per-request hot path of every benchmark, so it
 does the least work it can: one pass over the conversation, arguments from cached plans.
+
+The tools get the request, not the whole prompt: the prompt holds what memory recalled, and a
+`memory_store` call that stored it would feed every later prompt, which would be stored again.
 """
 
 from __future__ import annotations
+
+import re
 
 from caxton.llm.base import (
     FinishReason,
@@ -23,10 +28,8 @@ LABEL = "[test model]"
 MODEL = "test"
 REQUEST_CHARS = 200  # of the user's request, quoted in the answer
 RESULT_CHARS = 200  # of each tool result, quoted in the answer
-# of the user's message, put in the tools' content fields: room for the request, and a bound on
-# what it writes to memory and files (a prompt that includes memory would otherwise be stored
-# whole on every run, and grow the next prompt, which would be stored whole...)
-ARGUMENT_CHARS = 500
+ARGUMENT_CHARS = 500  # of the request, put in the tools' content fields: a bound on what it writes
+_PARAGRAPH_END = re.compile(r"\n[ \t]*\n")
 WORDS_PER_CHUNK = 8  # streamed text arrives in groups of words, like a real model's
 
 
@@ -59,7 +62,7 @@ class TestModel:
                 called.update(c.name for c in message.tool_calls)
         finish: FinishReason
         new: list[ToolCall] = []
-        text = user[:ARGUMENT_CHARS]
+        text = request_in(user)[:ARGUMENT_CHARS]
         for tool in request.tools:
             if tool.name not in called:
                 called.add(tool.name)
@@ -89,6 +92,19 @@ class TestModel:
             cost_usd=0.0,
             deterministic=True,
         )
+
+
+def request_in(prompt: str) -> str:
+    """The request in an agent's prompt: the prompt's first paragraph, where every template
+    puts `{{request}}` (what memory recalled and the settings come after a blank line),
+    without a heading line such as "Analysis request:". Its lines stay: a request may hold
+    CSV rows or code."""
+    prompt = prompt.strip()
+    end = _PARAGRAPH_END.search(prompt)
+    lines = (prompt[: end.start()] if end else prompt).splitlines()
+    if len(lines) > 1 and lines[0].rstrip().endswith(":"):
+        lines = lines[1:]
+    return "\n".join(lines).strip()
 
 
 def answer(messages: tuple[Message, ...], request: str) -> str:

@@ -125,15 +125,23 @@ class Candidate:
         return "; ".join(parts) or "no overlap"
 
 
+RouteMethod = Literal["embedding", "keyword", "fallback"]
+
+
 @dataclass(frozen=True, slots=True)
 class RouteResult:
+    """The router's answer. `method` "fallback": no agent fits, and the workspace's fallback
+    agent takes the request (see `caxton.routing.workspace.with_fallback`); when that agent
+    cannot, `fallback_problem` says why."""
+
     request: str
     chosen: str | None
     candidates: tuple[Candidate, ...]
-    method: Literal["embedding", "keyword"]
+    method: RouteMethod
     threshold: float
     reason: str
     cached: bool = False
+    fallback_problem: str | None = None
 
 
 @dataclass(slots=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,8 +55,47 @@ def make_router() -> tuple[Router, tuple[str, str] | None]:
         )
 
 
+def with_fallback(
+    result: RouteResult,
+    fallback: str | None,
+    agents: Collection[str],
+    invalid: Mapping[str, str],
+) -> RouteResult:
+    """`result`, or, when no agent fits it, the workspace's `[routing] fallback` agent taking
+    the request (method "fallback"). A fallback that is not among the valid `agents` takes
+    nothing: "no agent fits" stands, and `fallback_problem` says why (its first error, from
+    `invalid`, or that no agent has its name)."""
+    if result.chosen is not None or fallback is None:
+        return result
+    if fallback not in agents:
+        problem = invalid.get(fallback)
+        why = f"it is invalid: {problem}" if problem is not None else "no agent has that name"
+        return dataclasses.replace(
+            result,
+            fallback_problem=f"the workspace's fallback agent {fallback!r} cannot take it: {why}",
+        )
+    best = result.candidates[0] if result.candidates else None
+    fits = (
+        f"no agent fits (best: {best.agent!r} {best.score:.2f} < {result.threshold:.2f})"
+        if best is not None
+        else "no agent fits"
+    )
+    reason = f"{fits}: the workspace's fallback agent {fallback!r}"
+    if result.method == "keyword":
+        reason += "; routing by keywords only: no embedding model"
+    return dataclasses.replace(result, chosen=fallback, method="fallback", reason=reason)
+
+
 def route_in_workspace(root: Path, request: str, *, top: int = 3) -> RouteOutcome:
-    valid, skipped = profiles(load_workspace(root))
+    workspace = load_workspace(root)
+    valid, skipped = profiles(workspace)
     router, warning = make_router()
     router.update(valid)
-    return RouteOutcome(router.route(request, top=top), skipped, warning)
+    fallback = workspace.config.routing.fallback if workspace.config is not None else None
+    result = with_fallback(
+        router.route(request, top=top),
+        fallback,
+        {p.name for p in valid},
+        workspace.invalid_agents(),
+    )
+    return RouteOutcome(result, skipped, warning)

@@ -83,22 +83,17 @@ class Runtime:
         from caxton.workspace.loader import load_workspace
 
         workspace = loaded if loaded is not None else load_workspace(self.root)
-        agents, invalid = {}, {}
-        for agent in workspace.agents:
-            if agent.valid and agent.config is not None:
-                agents[agent.config.name] = agent.config
-            else:
-                name = agent.config.name if agent.config is not None else agent.path.stem
-                first = next((p for p in agent.problems if p.severity == "error"), None)
-                invalid[name] = (
-                    f"{first.location(self.root)}: {first.message}" if first else "invalid"
-                )
+        agents = {
+            agent.config.name: agent.config
+            for agent in workspace.agents
+            if agent.valid and agent.config is not None
+        }
         config = workspace.config
         return Snapshot(
             self.root,
             config,
             agents,
-            invalid,
+            workspace.invalid_agents(),
             {tool.name: tool for tool in available_tools(self.root)},
             config.workspace.name if config is not None else self.root.name,
             time.time(),
@@ -226,8 +221,16 @@ class Runtime:
     def _route_request(
         self, snapshot: Snapshot, trace: Trace, parent: Span, request: str
     ) -> tuple[str, dict[str, Any]]:
+        from caxton.routing.workspace import with_fallback
+
         with trace.span("route", "route", parent) as span:
-            result = self.route(request, top=3)
+            config = snapshot.config
+            result = with_fallback(
+                self.route(request, top=3),
+                config.routing.fallback if config is not None else None,
+                snapshot.agents,
+                snapshot.invalid,
+            )
             span.set(
                 **{
                     "caxton.route.chosen": result.chosen or "",
@@ -235,14 +238,18 @@ class Runtime:
                     "caxton.route.reason": result.reason,
                 }
             )
+            if result.fallback_problem is not None:
+                span.set(**{"caxton.route.fallback_problem": result.fallback_problem})
             if result.chosen is None:
                 reason = result.reason.removeprefix("no agent fits: ")
-                raise UsageError(
-                    f"no agent fits this request: {reason}",
+                hint = (
                     "ask an agent by name (`caxton run --agent NAME`, `agent` in the API, or "
                     "choose it in the TUI's sidebar), or add capabilities or examples to the "
-                    "agent that should take such requests",
+                    "agent that should take such requests"
                 )
+                if result.fallback_problem is not None:
+                    hint = f"{result.fallback_problem}; fix it (`caxton validate`), or {hint}"
+                raise UsageError(f"no agent fits this request: {reason}", hint)
             route = {
                 "chosen": result.chosen,
                 "method": result.method,

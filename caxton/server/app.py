@@ -137,10 +137,11 @@ def create_app(
                 return str(path)
         return "unmatched"
 
+    limits = limits or Limits()
+    app.state.limits = limits  # the deploy routes advertise and apply the Gate's upload limit
     app.add_middleware(
-        Gate, state=state, metrics=metrics, routes=routes, access_log=access_log,
-        limits=limits or Limits(),
-    )  # fmt: skip
+        Gate, state=state, metrics=metrics, routes=routes, access_log=access_log, limits=limits
+    )
     _install_error_handlers(app)
 
     @app.get("/health", tags=["server"], response_model=m.HealthOut)

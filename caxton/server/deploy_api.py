@@ -27,6 +27,7 @@ from caxton.errors import CaxtonError, ConflictError, NotFoundError, UsageError
 from caxton.server import models as m
 from caxton.server.access import _BEARER
 from caxton.server.auth import Claims, Role, authorize
+from caxton.server.gate import Limits
 from caxton.server.state import ServerState, Workspace, open_deployed
 
 CONFLICT = {
@@ -36,21 +37,25 @@ CONFLICT = {
 }
 router = APIRouter(prefix="/api/v1/workspaces/{ws}", responses={**m.ERRORS, 409: CONFLICT})
 
-LIMITS = {
-    "file_bytes": ds.MAX_FILE_BYTES,
-    "workspace_bytes": ds.MAX_WORKSPACE_BYTES,
-    "upload_bytes": ds.MAX_UPLOAD_BYTES,  # unpacked; as sent, the Gate takes 16 MiB
-}
-
 
 @dataclass
 class Target:
-    """The workspace a deploy route names: maybe not created yet."""
+    """The workspace a deploy route names: maybe not created yet. `upload_bytes` is the
+    server's limit per request of blobs (the Gate's, from `create_app`'s `Limits`)."""
 
     state: ServerState
     name: str
     claims: Claims
     served: Workspace | None
+    upload_bytes: int
+
+    def limits(self) -> dict[str, int]:
+        """What `GET deploy` and the plan advertise."""
+        return {
+            "file_bytes": ds.MAX_FILE_BYTES,
+            "workspace_bytes": ds.MAX_WORKSPACE_BYTES,
+            "upload_bytes": self.upload_bytes,
+        }
 
     def store(self, *, create: bool) -> Any:
         """Its DeployStore; created (not yet served) when `create` and it has none."""
@@ -87,7 +92,8 @@ def _target(role: Role) -> Callable[..., Awaitable[Target]]:
         authorize(claims, ws, role)
         if not re.fullmatch(NAME_PATTERN, ws):
             raise UsageError(f"{ws!r} is not a workspace name", NAME_HINT)
-        return Target(state, ws, claims, state.workspaces.get(ws))
+        limits: Limits = request.app.state.limits
+        return Target(state, ws, claims, state.workspaces.get(ws), limits.upload_bytes)
 
     return dependency
 
@@ -106,7 +112,7 @@ async def status(target: Target = VIEW) -> dict[str, Any]:
         "workspace": target.name,
         "deployable": deployable,
         "live": live.to_json() if live else None,
-        "limits": LIMITS,
+        "limits": target.limits(),
     }
 
 
@@ -134,7 +140,7 @@ async def plan(body: m.PlanIn, target: Target = DEPLOY) -> dict[str, Any]:
             "same": same,
             "changes": current.diff(manifest).to_json(),
             "missing": [] if same else missing,
-            "limits": LIMITS,
+            "limits": target.limits(),
         }
 
     return await asyncio.to_thread(work)
@@ -158,7 +164,7 @@ async def upload(request: Request, target: Target = DEPLOY) -> dict[str, Any]:
     """Store content-addressed blobs (each checked against its hash). Idempotent: blobs the
     server has are skipped, so an interrupted upload is sent again as it was."""
     body = await request.body()
-    blobs = await asyncio.to_thread(ds.unpack, body)
+    blobs = await asyncio.to_thread(ds.unpack, body, target.upload_bytes)
     store = await asyncio.to_thread(target.store, create=True)
     stored = await asyncio.to_thread(store.put_blobs, blobs)
     return {"received": len(blobs), "stored": stored, "bytes": sum(len(b) for _, b in blobs)}
@@ -172,18 +178,29 @@ async def upload(request: Request, target: Target = DEPLOY) -> dict[str, Any]:
 )
 async def fetch(body: m.FetchIn, target: Target = VIEW) -> Response:
     """Download blobs (as uploaded: zlib frames), e.g. for `caxton pull`. Unknown hashes are
-    a 404 naming the first."""
+    a 404 naming the first; an answer that would unpack past `upload_bytes` (`GET deploy`)
+    is a 413, refused before any blob is read: ask for fewer at a time."""
     store = target.store(create=False)
     if store is None:
         raise NotFoundError(f"nothing is deployed to {target.name!r}", "deploy first")
+    wanted = list(dict.fromkeys(body.hashes))
+    limit = target.upload_bytes
 
     def work() -> bytes:
-        found = dict(store.blobs(body.hashes))
-        absent = [h for h in body.hashes if h not in found]
+        sizes = store.sizes(wanted)
+        absent = [h for h in wanted if h not in sizes]
         if absent:
             raise NotFoundError(f"no blob {absent[0][:12]} on this server", "ask for the hashes "
                                 "a deployment lists (`GET deployments/{version}`)")  # fmt: skip
-        return ds.pack(found.items(), level=1)
+        total = sum(ds.frame_bytes(sizes[h]) for h in wanted)
+        if total > limit:
+            raise ds.TooLarge(
+                f"these {len(wanted)} blobs come to {total} bytes; one answer holds at most "
+                f"{limit}",
+                f"ask for fewer hashes per request, up to {limit} bytes of blobs (`upload_bytes` "
+                "in `GET deploy`), as `caxton pull` does",
+            )
+        return ds.pack(store.blobs(wanted), level=1)
 
     return Response(await asyncio.to_thread(work), media_type="application/octet-stream")
 

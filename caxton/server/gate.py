@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from caxton.deploy.store import MAX_UPLOAD_BYTES
 from caxton.errors import CaxtonError
 from caxton.server.auth import AuthError, authorize
 from caxton.server.responses import (
@@ -43,10 +44,14 @@ AccessLog = Callable[[str, str, int, float], None]  # method, path (no query), s
 @dataclass(frozen=True, slots=True)
 class Limits:
     """What one request may take. `rate` is requests per second per token (0: unlimited),
-    with bursts of up to `burst` requests."""
+    with bursts of up to `burst` requests.
+
+    `upload_bytes` is the deploy routes' one size limit: the body of `POST .../blobs`,
+    `.../deployments` and `.../deploy/plan` as sent, a blob upload once unpacked, and a
+    `blobs/fetch` answer. `GET deploy` advertises it, and clients size their batches by it."""
 
     body_bytes: int = 1 << 20  # 1 MiB: far above any request text
-    upload_bytes: int = 16 << 20  # `POST .../blobs` and `.../deployments`: a deploy's files
+    upload_bytes: int = MAX_UPLOAD_BYTES
     body_timeout: float = 30.0  # seconds between two pieces of a body
     rate: float = 100.0
     burst: int = 200

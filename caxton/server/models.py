@@ -111,7 +111,10 @@ class TraceSummaryOut(BaseModel):
 
 class RouteOut(BaseModel):
     chosen: str | None
-    method: str
+    method: Literal["embedding", "keyword", "fallback"] = Field(
+        description='"fallback": no agent fits, so the workspace\'s `[routing] fallback` agent '
+        "took the request; `reason` names the best candidate and its score."
+    )
     reason: str
     candidates: list[dict[str, Any]]
 
@@ -371,7 +374,10 @@ class DeploymentOut(BaseModel):
 class DeployLimitsOut(BaseModel):
     file_bytes: int
     workspace_bytes: int
-    upload_bytes: int
+    upload_bytes: int = Field(
+        description="Per request of blobs: an upload's body as sent and once unpacked, a plan's "
+        "or an apply's body, and a `blobs/fetch` answer; over it is a 413."
+    )
 
 
 class DeployStatusOut(BaseModel):

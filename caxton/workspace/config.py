@@ -1,4 +1,4 @@
-"""The workspace file `caxton.toml`: its name, LLM providers, remotes and external MCP servers."""
+"""The workspace file `caxton.toml`: its name, LLM providers, routing, remotes and MCP servers."""
 
 from __future__ import annotations
 
@@ -150,11 +150,25 @@ class ToolGrant:
 
 
 @dataclass(frozen=True, slots=True)
+class RoutingConfig:
+    """How requests that name no agent are routed."""
+
+    fallback: str | None = field(
+        None,
+        doc="agent that takes a request no agent fits (none: such a request is refused)",
+        pattern=NAME_PATTERN,
+        pattern_hint=NAME_HINT,
+        examples=["assistant"],
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class WorkspaceConfig:
     """The contents of `caxton.toml`."""
 
     workspace: WorkspaceSection = field(doc="workspace identity")
     llm: LlmDefaults = field(LlmDefaults(), doc="LLM providers")
+    routing: RoutingConfig = field(RoutingConfig(), doc="routing of requests that name no agent")
     remotes: dict[str, RemoteConfig] = field(
         factory=dict,
         doc="deploy targets by name",

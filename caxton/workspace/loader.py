@@ -13,7 +13,7 @@ from caxton.paths import AGENTS_DIR, TOOLS_DIR, WORKSPACE_FILE, workspace_state_
 from caxton.tools.catalog import BUILTIN_TOOL_NAMES, BUILTIN_TOOLS
 from caxton.workspace.config import WorkspaceConfig
 from caxton.workspace.parsecache import ParseCache
-from caxton.workspace.schema import Checker, suggest
+from caxton.workspace.schema import Checker, did_you_mean, suggest
 from caxton.workspace.tomlfile import TomlFile, load_toml
 
 
@@ -41,6 +41,18 @@ class Workspace:
         out = list(self.problems)
         for agent in self.agents:
             out += agent.problems
+        return out
+
+    def invalid_agents(self) -> dict[str, str]:
+        """Each invalid agent's name (its file's name when it has none) and its first error,
+        located relative to the workspace."""
+        out = {}
+        for agent in self.agents:
+            if agent.valid:
+                continue
+            name = agent.config.name if agent.config is not None else agent.path.stem
+            first = next((p for p in agent.problems if p.severity == "error"), None)
+            out[name] = f"{first.location(self.root)}: {first.message}" if first else "invalid"
         return out
 
     def agent(self, name: str) -> AgentFile | None:
@@ -102,6 +114,8 @@ def load_workspace(root: Path, only: list[Path] | None = None) -> Workspace:
     agents = [load_agent(path, context, cache) for path in paths]
     cache.save(keep={str(p.resolve()) for p in [root / WORKSPACE_FILE, *paths]})
     _mark_duplicate_names(agents)
+    if config is not None and source is not None:
+        problems += _check_fallback(source, config, agents)
     if only is not None:
         wanted = {p.resolve() for p in only}
         agents = [a for a in agents if a.path.resolve() in wanted]
@@ -133,14 +147,22 @@ def _load_workspace_config(
     if isinstance(loaded, Problem):
         problems.append(loaded)
         return None, None
+    config, found = check_workspace_config(loaded)
+    problems += found
+    return config, loaded
+
+
+def check_workspace_config(tf: TomlFile) -> tuple[WorkspaceConfig | None, list[Problem]]:
+    """`caxton.toml`'s typed config (None when a required value is missing or bad) and its
+    located problems, those that need no other file (agents, tools) to find."""
     checker = Checker()
-    config = checker.build(WorkspaceConfig, loaded.data)
-    problems += [
-        loaded.problem(i.keypath, i.message, i.hint, at=i.at, code=i.code) for i in checker.issues
+    config = checker.build(WorkspaceConfig, tf.data)
+    problems = [
+        tf.problem(i.keypath, i.message, i.hint, at=i.at, code=i.code) for i in checker.issues
     ]
     if config is not None:
-        problems += _check_workspace_refs(loaded, config)
-    return config, loaded
+        problems += _check_workspace_refs(tf, config)
+    return config, problems
 
 
 def _check_workspace_refs(tf: TomlFile, config: WorkspaceConfig) -> list[Problem]:
@@ -249,6 +271,48 @@ def _check_tool_grants(
             )
         )
     return problems
+
+
+def _check_fallback(
+    tf: TomlFile, config: WorkspaceConfig, agents: list[AgentFile]
+) -> list[Problem]:
+    """`[routing] fallback` names an agent of the workspace, and a valid one."""
+    fallback = config.routing.fallback
+    if fallback is None:
+        return []
+    names: dict[str, AgentFile] = {}
+    for agent in agents:  # a name's first file is the one used (a second is a duplicate)
+        names.setdefault(agent.config.name if agent.config is not None else agent.path.stem, agent)
+    found = names.get(fallback)
+    keypath = ("routing", "fallback")
+    if found is None:
+        listed = (
+            "the workspace's agents: " + ", ".join(sorted(names))
+            if names
+            else "the workspace has no agents yet: add one with `caxton init NAME --template T`"
+        )
+        close = did_you_mean(fallback, names, None)
+        return [
+            tf.problem(
+                keypath,
+                f"[routing] fallback names no agent: {fallback!r}",
+                f"{close + ' ' if close else ''}{listed}; or remove `fallback`",
+                code="unknown-agent",
+            )
+        ]
+    if found.valid:
+        return []
+    # The agent's own errors fail the check already; this says what they cost the workspace.
+    return [
+        tf.problem(
+            keypath,
+            f"[routing] fallback names {fallback!r}, which is invalid: requests no agent fits "
+            "are refused until it is fixed",
+            f"fix `{_relative(found.path, tf.path.parent)}` (its problems are listed with it)",
+            code="invalid-fallback",
+            severity="warning",
+        )
+    ]
 
 
 def _relative(path: Path, root: Path) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -15,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from caxton.client import Client
+from caxton.client import Client, RemoteError
 from caxton.errors import ExitCode
 from caxton.server.embedded import EmbeddedServer, start_embedded
+from caxton.server.gate import Limits
 from tests.conftest import Cli
 
 GIT = ["git", "-c", "user.name=Test", "-c", "user.email=test@localhost"]
@@ -223,6 +225,52 @@ def test_a_second_clone_must_pull_first_and_a_stale_deploy_names_the_conflict(
     assert "# not committed" in local_edit.read_text()
     assert cli("pull", "--force", cwd=workspace).code == 0
     assert "Changed in the other clone." in local_edit.read_text()
+
+
+SMALL_LIMIT = 64 << 10  # a server that takes 64 KiB per request of blobs
+
+
+def test_a_workspace_larger_than_one_request_deploys_and_pulls_in_batches(
+    workspace: Path, tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's `upload_bytes` (`GET deploy`) bounds every request of blobs, both ways:
+    the deploy uploads in batches under it, and so does the pull download, which one request
+    could not carry."""
+    limits = Limits(rate=0, upload_bytes=SMALL_LIMIT)
+    with start_embedded(None, data_dir=tmp_path / "small", model="test", limits=limits) as server:
+        add_remote(cli, monkeypatch, workspace, server)
+        git(workspace, "commit", "-qam", "remote")
+        other = tmp_path / "other"
+        git(tmp_path, "clone", "-q", str(workspace), str(other))
+        big = {f"prompts/part-{i}.md": os.urandom(20 << 10).hex() for i in range(6)}  # 240 KiB
+        (workspace / "prompts").mkdir()
+        for path, text in big.items():
+            (workspace / path).write_text(text, encoding="utf-8")
+        git(workspace, "add", "-A")
+        git(workspace, "commit", "-qm", "big")
+        deployed = cli("deploy", cwd=workspace)
+        assert deployed.code == 0, deployed.err
+        assert deployed.err.count("uploaded ") > 1  # one line per upload request
+
+        with Client(server.url, server.token, "demo") as client:
+            assert client.get("deploy")["limits"]["upload_bytes"] == SMALL_LIMIT
+            files = client.get("deployments/1")["files"]
+            hashes = [files[p]["sha256"] for p in big]
+            with pytest.raises(RemoteError) as too_big:  # refused before it is built
+                client.fetch_bytes("blobs/fetch", {"hashes": hashes})
+            assert too_big.value.status == 413 and too_big.value.kind == "payload_too_large"
+            assert f"at most {SMALL_LIMIT}" in too_big.value.message
+            assert "upload_bytes" in str(too_big.value.hint)
+
+        pulled = cli("pull", cwd=other)
+        assert pulled.code == 0, pulled.err
+        assert pulled.err.count("downloaded ") > 1  # one line per download request
+        for path, text in big.items():
+            assert f"added     {path}" in pulled.out
+            assert (other / path).read_text(encoding="utf-8") == text
+        assert cli("pull", cwd=other).out == ""  # up to date: nothing on stdout
+        status = json.loads(cli("status", "--json", cwd=other).out)
+        assert status["remotes"][0]["changes"] == {"added": [], "modified": [], "deleted": []}
 
 
 def test_remote_list_and_remove_keep_tokens_out_of_the_workspace(

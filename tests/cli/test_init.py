@@ -25,6 +25,10 @@ def test_init_creates_a_valid_workspace_and_git_repo(tmp_path: Path, cli: Cli) -
     config = tomllib.loads((root / "caxton.toml").read_text())
     assert config["workspace"]["name"] == "my-agents"
     assert "{{" not in (root / "caxton.toml").read_text()
+    # what no agent fits goes to the starter agent, which the skeleton creates
+    assert config["routing"] == {"fallback": "assistant"}
+    starter = tomllib.loads((root / "agents" / "assistant.toml").read_text())
+    assert starter["name"] == config["routing"]["fallback"]
     assert (root / ".git").is_dir()
     assert "new git repository" in result.err
     assert cli("validate", cwd=root).code == 0

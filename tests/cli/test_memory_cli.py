@@ -105,8 +105,9 @@ def test_route(workspace: Path, cli: Cli) -> None:
     assert data["chosen"] == "analyst"
     assert data["method"] == "embedding"
     assert data["candidates"][0]["best_capability"]
-    off = cli("route", "tell me a joke about cats")
-    assert off.out.strip() == "(no agent fits)"
+    off = cli("route", "tell me a joke about cats")  # no agent fits: the fallback takes it
+    assert off.out.strip() == "assistant"
+    assert "the workspace's fallback agent 'assistant'" in off.err
 
 
 def test_route_falls_back_to_keywords_with_a_broken_model(

@@ -55,3 +55,14 @@ def test_agent_schema_offers_tool_names_for_completion(cli: Cli) -> None:
 def test_workspace_schema_accepts_the_skeleton(cli: Cli) -> None:
     data = tomllib.loads(render(skeleton_file("caxton.toml"), workspace_name="demo-ws"))
     jsonschema.validate(data, schema(cli, "workspace"))
+
+
+def test_workspace_schema_has_the_routing_table(cli: Cli) -> None:
+    data = tomllib.loads(render(skeleton_file("caxton.toml"), workspace_name="demo-ws"))
+    workspace = schema(cli, "workspace")
+    routing = workspace["properties"]["routing"]  # type: ignore[index]
+    assert routing["additionalProperties"] is False and "fallback" in routing["properties"]
+    for bad in ({"fallback": "Not A Name"}, {"fallback": 3}, {"fallback": "ok", "threshold": 1}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({**data, "routing": bad}, workspace)
+    jsonschema.validate({**data, "routing": {}}, workspace)

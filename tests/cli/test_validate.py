@@ -305,3 +305,64 @@ def test_parse_cache_is_used_and_never_stale(workspace: Path, cli: Cli) -> None:
     assert only(cli, "out-of-range")["path"] == "agents/helper.toml"
     (cache / "toml-parse.marshal").write_bytes(b"\x00 not a cache")
     assert len(problems(cli)) == 1
+
+
+def set_fallback(root: Path, value: str) -> int:
+    """Rewrite `[routing] fallback` in the workspace's caxton.toml; returns its line."""
+    config = root / "caxton.toml"
+    text = config.read_text()
+    assert 'fallback = "assistant"' in text  # `caxton init` wrote it
+    config.write_text(text.replace('fallback = "assistant"', f"fallback = {value}"))
+    return next(
+        n
+        for n, line in enumerate(config.read_text().splitlines(), 1)
+        if line.startswith("fallback")
+    )
+
+
+def test_a_fallback_naming_no_agent_is_located_with_the_agents(workspace: Path, cli: Cli) -> None:
+    write_agent(workspace, GOOD)
+    line = set_fallback(workspace, '"asistant"')
+    result = cli("validate")
+    assert result.code == ExitCode.INVALID
+    assert result.out.splitlines() == [
+        f"caxton.toml:{line}:12: error: [routing] fallback names no agent: 'asistant'",
+        "  hint: did you mean 'assistant'? the workspace's agents: assistant, helper; "
+        "or remove `fallback`",
+    ]
+    config = workspace / "caxton.toml"
+    config.write_text(config.read_text().replace('"asistant"', '"zzz"'))
+    found = only(cli, "unknown-agent")
+    assert found["hint"] == "the workspace's agents: assistant, helper; or remove `fallback`"
+
+
+def test_a_fallback_in_a_workspace_without_agents(workspace: Path, cli: Cli) -> None:
+    (workspace / "agents" / "assistant.toml").unlink()
+    found = only(cli, "unknown-agent")
+    assert found["path"] == "caxton.toml"
+    assert "has no agents yet: add one with `caxton init NAME --template T`" in str(found["hint"])
+
+
+def test_a_fallback_naming_an_invalid_agent_is_a_warning_beside_its_errors(
+    workspace: Path, cli: Cli
+) -> None:
+    assistant = workspace / "agents" / "assistant.toml"
+    assistant.write_text(assistant.read_text().replace("capabilities = [", "capabilitys = ["))
+    found = problems(cli)
+    fallback = next(p for p in found if p["path"] == "caxton.toml")
+    assert fallback["code"] == "invalid-fallback" and fallback["severity"] == "warning"
+    assert "fallback names 'assistant', which is invalid" in str(fallback["message"])
+    assert fallback["hint"] == "fix `agents/assistant.toml` (its problems are listed with it)"
+    assert {p["path"] for p in found if p["severity"] == "error"} == {"agents/assistant.toml"}
+    broken = workspace / "agents" / "assistant.toml"
+    broken.write_text("name = [\n")  # not even TOML: the file's name stands for the agent
+    assert only(cli, "invalid-fallback")["path"] == "caxton.toml"
+
+
+def test_a_badly_written_fallback_and_unknown_routing_keys(workspace: Path, cli: Cli) -> None:
+    line = set_fallback(workspace, '"Assistant"\nthreshold = 0.3')
+    found = problems(cli)
+    assert sorted((p["line"], p["col"], p["code"], p["message"]) for p in found) == [
+        (line, 12, "bad-format", "routing.fallback 'Assistant' is not valid"),
+        (line + 1, 1, "unknown-key", "unknown key 'threshold' in [routing]"),
+    ]

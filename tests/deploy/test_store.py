@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -24,6 +25,8 @@ from caxton.deploy.store import (
     DeployStore,
     StaleBase,
     TooLarge,
+    batches,
+    frame_bytes,
     pack,
     unpack,
 )
@@ -187,6 +190,34 @@ def test_a_good_frame_then_garbage_is_refused() -> None:
     raw = zlib.decompress(pack([(sha(b"ok"), b"ok")])) + b"garbage"
     with pytest.raises(UsageError, match="frame"):
         unpack(zlib.compress(raw))
+
+
+def test_sizes_are_of_the_stored_blobs_only(store: DeployStore) -> None:
+    datas = [str(i).encode() * i for i in range(1, 700)]  # more than one query holds
+    store.put_blobs([(sha(d), d) for d in datas[::2]])
+    assert store.sizes(sha(d) for d in datas) == {sha(d): len(d) for d in datas[::2]}
+    assert store.sizes([]) == {}
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.binary(max_size=300), max_size=8))
+def test_frame_bytes_is_what_a_blob_takes_unpacked(datas: list[bytes]) -> None:
+    body = pack([(sha(d), d) for d in datas])
+    assert len(zlib.decompress(body)) == sum(frame_bytes(len(d)) for d in datas)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 5000), max_size=30), st.integers(1, 8000))
+def test_batches_keep_the_order_and_stay_under_the_limit(sizes: list[int], limit: int) -> None:
+    digests = [f"{i:064x}" for i in range(len(sizes))]
+    size_of = dict(zip(digests, sizes, strict=True))
+    grouped = list(batches(zip(digests, sizes, strict=True), limit))
+    assert [d for batch in grouped for d in batch] == digests
+    for batch in grouped:
+        total = sum(frame_bytes(size_of[d]) for d in batch)
+        assert batch and (total <= limit or len(batch) == 1)  # too big for any: alone
+    for first, second in itertools.pairwise(grouped):  # each batch as full as it can be
+        assert sum(frame_bytes(size_of[d]) for d in [*first, second[0]]) > limit
 
 
 def test_an_upload_that_unpacks_past_the_limit_is_refused() -> None:

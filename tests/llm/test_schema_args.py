@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from caxton.llm.schema_args import arguments_for
+from caxton.llm.schema_args import arguments_for, slug
 from caxton.tools.catalog import BUILTIN_TOOLS
 from caxton.tools.registry import ToolInfo, available_tools
 
@@ -40,7 +40,7 @@ def obj(required: list[str] | None = None, **properties: Any) -> Schema:
 
 NAMES = [
     "text", "query", "userMessage", "body", "data", "url", "homepage_url", "email", "path",
-    "name", "count", "flag", "items", "a", "b", "value",
+    "name", "count", "flag", "items", "a", "b", "value", "user_id", "tags", "output_dir",
 ]  # fmt: skip
 # (pattern, a string it matches): lengths are drawn around the witness, so each is satisfiable
 PATTERNS = [
@@ -295,8 +295,92 @@ def test_plausible_values_by_name_default_and_enum() -> None:
         "method": "GET",
     }
     assert args(TOOLS["memory_search"].input_schema)["limit"] == 10  # its default
-    assert args(TOOLS["memory_store"].input_schema)["observations"] == [TEXT]
+    assert args(TOOLS["memory_store"].input_schema) == {
+        "name": "summarise-last-weeks-sales",  # a name made from the text
+        "type": "note",  # its default
+        "observations": [TEXT],
+    }
+    assert args(TOOLS["memory_open"].input_schema) == {"names": ["summarise-last-weeks-sales"]}
     assert args(TOOLS["text"].input_schema)["op"] == "words"  # the first of the enum
+    assert args(TOOLS["file_write"].input_schema)["path"] == "example.txt"
+
+
+@pytest.mark.parametrize(
+    ("text", "made"),
+    [
+        (TEXT, "summarise-last-weeks-sales"),
+        ("What were last week’s sales, by region and product?", "what-were-last-weeks-sales"),
+        ("  Ünïcode   STAYS: été 2024!", "ünïcode-stays-été-2024"),
+        ("snake_case and CamelCase", "snake-case-and-camelcase"),
+        ("cafe\u0301 au lait", "caf\u00e9-au-lait"),  # decomposed: one word all the same
+        ("a" * 60 + " b", "a" * 48),
+        ("one two three four five six", "one-two-three-four-five"),
+        (
+            "internationalisation localisation globalisation b",
+            "internationalisation-localisation-globalisation",
+        ),
+        ("?!", ""),
+        ("", ""),
+    ],
+)
+def test_a_name_is_made_from_the_first_words(text: str, made: str) -> None:
+    assert slug(text) == made
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_a_made_name_is_short_words_joined_by_hyphens(text: str) -> None:
+    made = slug(text)
+    assert len(made) <= 48 and made == slug(text)
+    assert made == "" or re.fullmatch(r"[^\W_]+(-[^\W_]+)*", made), made
+
+
+def test_names_and_ids_get_a_name_made_from_the_text() -> None:
+    schema = obj(
+        ["name", "user_id", "entityId", "tags", "title", "n_id", "short_name", "code_id", "uid"],
+        name={"type": "string"},
+        user_id={"type": "string", "minLength": 1},
+        entityId={},  # untyped: a string is allowed
+        tags={"type": "array", "items": {"type": "string"}, "minItems": 1},
+        title={"type": "string", "maxLength": 12},
+        n_id={"type": "integer"},
+        short_name={"type": "string", "maxLength": 2},
+        code_id={"type": "string", "pattern": "^[0-9]+$"},
+        uid={"type": "string", "format": "uuid"},
+    )
+    made = "summarise-last-weeks-sales"
+    assert args(schema) == {
+        "name": made,
+        "user_id": made,
+        "entityId": made,
+        "tags": [made],
+        "title": "summarise",  # cut to 12, without a hyphen at the end
+        "n_id": 1,
+        "short_name": "su",
+        "code_id": "0",  # the made name breaks the pattern: the pattern's example
+        "uid": "00000000-0000-4000-8000-000000000000",  # a format wins
+    }
+    assert args(schema, "¿?")["name"] == "name"  # no words to make a name of
+
+
+def test_paths_stay_fixed_and_folders_are_the_tools_own() -> None:
+    """A file-writing tool must not leave a file per request, nor write over a file the
+    request names."""
+    schema = obj(["path", "file_name", "output_dir", "folder"], **{
+        k: {"type": "string"} for k in ("path", "file_name", "output_dir", "folder")
+    })  # fmt: skip
+    out = args(schema, "rewrite data/sales.csv")
+    assert out == {"path": "example.txt", "file_name": "example.txt", "output_dir": ".",
+                   "folder": "."}  # fmt: skip
+
+
+def test_a_default_or_an_example_beats_a_made_name() -> None:
+    schema = obj(
+        ["name", "label"],
+        name={"type": "string", "default": "main"},
+        label={"type": "string", "examples": ["urgent"]},
+    )
+    assert args(schema) == {"name": "main", "label": "urgent"}
 
 
 # -- the keywords, one by one -----------------------------------------------------------------
@@ -397,4 +481,4 @@ def test_each_call_returns_a_fresh_object() -> None:
     schema = obj(["tags"], tags={"type": "array", "items": {"type": "string"}})
     first = arguments_for(schema, text=TEXT)
     first["tags"].append("mutated")
-    assert arguments_for(schema, text=TEXT)["tags"] == ["tags"]
+    assert arguments_for(schema, text=TEXT)["tags"] == ["summarise-last-weeks-sales"]

@@ -99,12 +99,64 @@ def test_a_tool_listed_twice_is_called_once() -> None:
     assert len(calls) == 1
 
 
-def test_content_fields_get_the_start_of_a_long_message() -> None:
-    """Agents put memory into their prompts; storing the whole prompt back would snowball."""
+def test_content_fields_get_the_request_not_what_memory_recalled() -> None:
+    """Agents put memory into their prompts after the request; storing the whole prompt back
+    would snowball."""
     prompt = "Request: count the words\n\nFrom memory:\n" + "an earlier answer. " * 100
     calls = TestModel().complete(start(prompt)).message.tool_calls
     assert calls[0].arguments is not None
-    assert calls[0].arguments["query"] == prompt[:500]
+    assert calls[0].arguments["query"] == "Request: count the words"
+    assert calls[1].arguments is not None
+    assert calls[1].arguments["request"] == "Request: count the words"
+
+
+def test_a_long_request_is_cut() -> None:
+    calls = TestModel().complete(start("count " * 200 + "\n\nFrom memory: x")).message.tool_calls
+    assert calls[0].arguments is not None
+    assert calls[0].arguments["query"] == ("count " * 200)[:500]
+
+
+CSV = ToolSpec("csv_parser", _ALL["csv_parser"].description, _ALL["csv_parser"].input_schema)
+MEMORY_TOOLS = tuple(
+    ToolSpec(name, _ALL[name].description, _ALL[name].input_schema)
+    for name in ("memory_store", "memory_open")
+)
+TEMPLATED = (  # how the templates put a request in a prompt: a heading line, then it
+    "Analysis request:\nwhat were last week's sales?\n\n"
+    "What memory already knows about this data (may be empty):\n"
+    '- [entity] name: "Analysis request: an earlier prompt..."\n'
+)
+
+
+def test_memory_store_keeps_the_request_under_a_name_made_from_it() -> None:
+    """Not an entity called "name" that collects every prompt (and what memory recalled in
+    it), which every later request of every agent would recall."""
+    calls = TestModel().complete(start(TEMPLATED, MEMORY_TOOLS)).message.tool_calls
+    assert [(c.name, c.arguments) for c in calls] == [
+        (
+            "memory_store",
+            {
+                "name": "what-were-last-weeks-sales",
+                "type": "note",
+                "observations": ["what were last week's sales?"],
+            },
+        ),
+        ("memory_open", {"names": ["what-were-last-weeks-sales"]}),
+    ]
+    other = TestModel().complete(start(ASK, MEMORY_TOOLS)).message.tool_calls[0].arguments
+    assert other == {"name": "what-do-we-know-about", "type": "note", "observations": [ASK]}
+
+
+def test_a_request_keeps_its_lines() -> None:
+    """A request may hold CSV rows or code: a tool that parses them needs the lines."""
+    prompt = "Analysis request:\nwhich region grew?\nregion,q1\nnorth,3\n\nFrom memory: x"
+    calls = TestModel().complete(start(prompt, (CSV,))).message.tool_calls
+    assert calls[0].arguments == {"text": "which region grew?\nregion,q1\nnorth,3"}
+
+
+def test_a_request_without_words_falls_back_to_schema_values() -> None:
+    calls = TestModel().complete(start("...", MEMORY_TOOLS)).message.tool_calls
+    assert calls[0].arguments == {"name": "name", "type": "note", "observations": ["..."]}
 
 
 def test_without_tools_it_answers_at_once() -> None:

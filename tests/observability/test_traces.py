@@ -161,3 +161,10 @@ def test_outside_a_workspace(tmp_path: Path, cli: Cli) -> None:
     for args in (("logs",), ("trace",), ("logs", "off")):
         result = cli(*args, cwd=tmp_path)
         assert result.code == ExitCode.NOT_FOUND, args
+
+
+def test_trace_shows_where_the_route_went(workspace: Path, cli: Cli) -> None:
+    assert cli("run", "--model", "test", "hello").code == 0  # no agent fits: the fallback
+    lines = cli("trace").out.splitlines()
+    route = next(line for line in lines if "[route]" in line)
+    assert route.startswith("  route  [route]") and route.endswith("-> assistant (fallback)")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from caxton.errors import ExitCode
+from caxton.errors import ExitCode, UsageError
+from caxton.observability.trace import Span
 from caxton.runtime.executor import ExecutionResult, Overloaded
 from caxton.runtime.runtime import Runtime
 from caxton.workspace.templates import template_names
@@ -64,6 +66,31 @@ def test_every_template_runs_end_to_end(full: Path) -> None:
         runtime.close()
 
 
+def test_the_test_model_remembers_each_request_under_a_name_of_its_own(workspace: Path) -> None:
+    """The assistant's `memory_store` call keeps the request, not the prompt: the later
+    requests' prompts hold what memory recalled of the earlier ones, and storing that back
+    would grow one entity, recalled by every request, with every prompt."""
+    requests = [
+        "Remember that the weekly report goes out on Thursdays.",
+        "What did we decide about the weekly report?",
+        "Remember that the weekly report goes out on Thursdays.",  # the same note again
+    ]
+    runtime = Runtime(workspace, model="test")
+    try:
+        for request in requests:
+            result = runtime.execute(request, agent="assistant")
+            assert result.stop_reason == "done", result.detail
+        (scope,) = runtime.memory.scopes()
+        notes = {e.name: (e.type, list(e.observations)) for e in runtime.memory.entities(scope)}
+    finally:
+        runtime.close()
+    assert "remember-that-the-weekly-report (note)" in result.answer  # recalled in the prompt...
+    assert notes == {  # ...and none of it was stored again
+        "remember-that-the-weekly-report": ("note", [requests[0]]),
+        "what-did-we-decide-about": ("note", [requests[1]]),
+    }
+
+
 def _agent_span(result: ExecutionResult, name: str) -> str:
     return next(
         s.span_id
@@ -102,13 +129,69 @@ def test_routing_picks_the_agent(full: Path, cli: Cli) -> None:
     assert result.code == 0, result.err
     data = json.loads(result.out)
     assert data["agent"] == "code-reviewer" and data["route"]["chosen"] == "code-reviewer"
+    assert data["route"]["method"] == "embedding"  # the fallback takes only what fits nobody
+
+
+def drop_fallback(root: Path) -> None:
+    config = root / "caxton.toml"
+    config.write_text(config.read_text().replace('fallback = "assistant"\n', ""))
 
 
 def test_a_request_no_agent_fits_says_how_to_ask_one_by_name(workspace: Path, cli: Cli) -> None:
     """The TUI starts on "auto": its hint must not only speak of the CLI's `--agent`."""
+    drop_fallback(workspace)
     result = cli("run", "--model", "test", "zzqx vlorp")
     assert result.code == ExitCode.USAGE and "no agent fits this request" in result.err
     assert "`caxton run --agent NAME`" in result.err and "the TUI's sidebar" in result.err
+
+
+def test_hello_in_a_new_workspace_reaches_the_fallback_assistant(workspace: Path, cli: Cli) -> None:
+    """The first thing a new user types: no agent fits it, so `[routing] fallback` answers."""
+    result = cli("run", "--model", "test", "hello")
+    assert result.code == 0, result.err
+    assert result.out.startswith("[test model]")
+    assert re.search(
+        r"^routed to assistant: no agent fits \(best: 'assistant' 0\.\d\d < 0\.46\): "
+        r"the workspace's fallback agent 'assistant'$",
+        result.err,
+        re.MULTILINE,
+    ), result.err
+    data = json.loads(cli("run", "--model", "test", "what is 2+2?", "--json").out)
+    assert data["agent"] == "assistant" and data["stop_reason"] == "done"
+    route = data["route"]
+    assert route["chosen"] == "assistant" and route["method"] == "fallback"
+    assert route["candidates"][0]["agent"] == "assistant" and route["candidates"][0]["score"] < 0.46
+    span = next(s for s in data["spans"] if s["kind"] == "route")
+    assert span["status"] == "ok"
+    assert span["attributes"]["caxton.route.method"] == "fallback"
+    assert span["attributes"]["caxton.route.chosen"] == "assistant"
+    assert span["attributes"]["caxton.route.reason"] == route["reason"]
+
+
+def test_an_invalid_fallback_is_named_in_the_hint(workspace: Path) -> None:
+    assistant = workspace / "agents" / "assistant.toml"
+    assistant.write_text(assistant.read_text().replace("capabilities = [", "capabilitys = ["))
+    (workspace / "agents" / "helper.toml").write_text(
+        'name = "helper"\ndescription = "Reviews code."\ncapabilities = ["code-review"]\n'
+        'system_prompt = "You review code."\n'
+    )
+    spans: list[Span] = []
+    runtime = Runtime(workspace, model="test")
+    try:
+        with pytest.raises(UsageError) as raised:
+            runtime.execute("hello", on_span=spans.append)
+    finally:
+        runtime.close()
+    assert raised.value.message.startswith("no agent fits this request: the best, 'helper'")
+    problem = (
+        "the workspace's fallback agent 'assistant' cannot take it: it is invalid: "
+        "agents/assistant.toml:1:1: missing required key 'capabilities' in the top level"
+    )
+    assert raised.value.hint is not None
+    assert raised.value.hint.startswith(f"{problem}; fix it (`caxton validate`), or ask an agent")
+    route = next(s for s in spans if s.kind == "route")
+    assert route.status == "error"
+    assert route.attributes["caxton.route.fallback_problem"] == problem
 
 
 def test_unknown_agent_and_no_workspace(workspace: Path, cli: Cli, tmp_path: Path) -> None:

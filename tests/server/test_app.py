@@ -298,7 +298,27 @@ def test_a_delegated_agents_tool_calls_stream_under_its_own_name(workspace: Path
     assert {agent for agent, _ in by} <= {"coordinator", "analyst", "assistant"}
 
 
-def test_sse_reports_an_error_event_when_no_agent_fits(client: httpx.Client) -> None:
+def test_a_routed_request_no_agent_fits_goes_to_the_fallback(client: httpx.Client) -> None:
+    response = client.post(f"{API}/messages", json={"request": "hello", "agent": None})
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["agent"] == "assistant" and result["stop_reason"] == "done"
+    route = result["route"]
+    assert route["chosen"] == "assistant" and route["method"] == "fallback"
+    assert route["reason"].endswith(": the workspace's fallback agent 'assistant'")
+    assert route["candidates"] and route["candidates"][0]["score"] < 0.46
+    spans = client.get(f"{API}/traces/{result['trace_id']}").json()["spans"]
+    routed = next(s for s in spans if s["kind"] == "route")
+    assert routed["attributes"]["caxton.route.method"] == "fallback"
+    assert routed["attributes"]["caxton.route.reason"] == route["reason"]
+
+
+def test_sse_reports_an_error_event_when_no_agent_fits(
+    client: httpx.Client, workspace: Path
+) -> None:
+    config = workspace / "caxton.toml"
+    config.write_text(config.read_text().replace('fallback = "assistant"\n', ""))
+    assert client.post(f"{API}/reload").status_code == 200
     with client.stream(
         "POST", f"{API}/messages", json={"request": "zzqx vlorp"}, headers=SSE
     ) as response:

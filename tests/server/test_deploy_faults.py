@@ -31,8 +31,16 @@ import pytest
 from caxton.client import Client, RemoteError
 from caxton.deploy import push
 from caxton.deploy.manifest import FileEntry, Manifest, ManifestError, build, merkle_root
-from caxton.deploy.store import FAULT_ENV, FAULT_POINTS, MAX_FILE_BYTES, pack
+from caxton.deploy.store import (
+    FAULT_ENV,
+    FAULT_POINTS,
+    MAX_FILE_BYTES,
+    MAX_UPLOAD_BYTES,
+    frame_bytes,
+    pack,
+)
 from caxton.errors import UsageError
+from caxton.server.gate import Limits
 from caxton.workspace.scaffold import create_workspace
 
 START_TIMEOUT = 60.0  # seconds for `caxton serve` to answer /health (2 slow cores, CI)
@@ -619,6 +627,71 @@ def test_an_apply_with_a_100_mb_file_answers_413(shared: Shared) -> None:
     answer = response.json()
     assert str(MAX_FILE_BYTES) in answer["detail"]
     assert (response.status_code, answer["error"]) == (413, "payload_too_large")
+
+
+# ----- 5b. one size limit per request of blobs: the one `GET deploy` advertises --------------
+
+
+def post_blobs(server: Serve, ws: str, body: bytes) -> httpx.Response:
+    with server.http() as http:
+        return http.post(
+            f"{api(ws)}/blobs",
+            content=body,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+
+
+def packed_to(size: int) -> bytes:
+    """Blobs of random bytes (no file over the file limit) packed without compression to
+    exactly `size` bytes as sent, which is more than they unpack to."""
+    count = size // MAX_FILE_BYTES + 1
+    data = os.urandom(size)
+
+    def body(last: int) -> bytes:
+        datas = [data[i * MAX_FILE_BYTES : (i + 1) * MAX_FILE_BYTES] for i in range(count - 1)]
+        datas.append(data[: max(0, last)])
+        return pack(((sha(d), d) for d in datas), level=0)
+
+    last = size - (count - 1) * MAX_FILE_BYTES
+    for _ in range(5):  # zlib's stored blocks and the frame headers add a little: take it off
+        built = body(last)
+        if len(built) == size:
+            return built
+        last -= len(built) - size
+    raise AssertionError(f"no packing of exactly {size} bytes")
+
+
+def repeats_unpacking_to(size: int) -> bytes:
+    """Blobs of one repeated byte each whose frames unpack to exactly `size` bytes (a few KiB
+    as sent)."""
+    sizes = [MAX_FILE_BYTES] * (size // (MAX_FILE_BYTES + 100))
+    rest = size - sum(frame_bytes(s) for s in sizes)
+    sizes.append(next(n for n in range(rest, 0, -1) if frame_bytes(n) == rest))
+    datas = [bytes([i]) * n for i, n in enumerate(sizes)]
+    return pack((sha(d), d) for d in datas)
+
+
+def test_a_request_of_blobs_over_the_advertised_limit_is_a_413_and_one_at_it_is_stored(
+    shared: Shared,
+) -> None:
+    """The Gate's bound, what `unpack` takes and what `GET deploy` says are one number, so a
+    client sizing its requests by the advertised limit is never refused."""
+    ws, server = "upload-limit", shared.server
+    with server.client(ws) as client:
+        limit = client.get("deploy")["limits"]["upload_bytes"]
+    assert limit == MAX_UPLOAD_BYTES == Limits().upload_bytes
+
+    over = post_blobs(server, ws, b"\0" * (limit + 1))  # refused on its Content-Length
+    assert (over.status_code, over.json()["error"]) == (413, "payload_too_large")
+    assert str(limit) in over.json()["detail"] and over.json()["hint"]
+    bomb = post_blobs(server, ws, repeats_unpacking_to(limit + 1))
+    assert (bomb.status_code, bomb.json()["error"]) == (413, "payload_too_large")
+    assert f"more than {limit} bytes" in bomb.json()["detail"]
+
+    for body in (packed_to(limit), repeats_unpacking_to(limit)):
+        at_limit = post_blobs(server, ws, body)
+        assert at_limit.status_code == 200, at_limit.text
+        assert at_limit.json()["stored"] == at_limit.json()["received"] > 1
 
 
 # ----- 6. a config that fails validation -------------------------------------------------------

@@ -49,9 +49,9 @@ MEMORY_SCOPE = Scope("workspace", WS)  # the assistant's `[memory] scope = "work
 
 REQUESTS = 1_000
 CLIENTS = 50
-# 1,000 assistant requests take ~100 s on 2 cores (each one embeds, searches and writes memory,
-# and the test model's `memory_store` call grows one entity by an observation per request), so
-# one request in five goes to the assistant and the rest to the lean agent.
+# 1,000 assistant requests take ~100 s on 2 cores (each one embeds, searches and writes memory:
+# the test model's `memory_store` call adds an entity per request), so one request in five goes
+# to the assistant and the rest to the lean agent.
 ASSISTANT_EVERY = 5
 
 
@@ -286,12 +286,12 @@ def assert_remembers(
     requests: Sequence[str], interactions: Sequence[str], observations: Sequence[str]
 ) -> None:
     """Each assistant request left its memory writes: one interaction (auto-store) and one
-    observation (the test model calls `memory_store` with the user's message, which starts
-    with the request)."""
+    observation (the test model calls `memory_store` with the request)."""
     stored = set(interactions)
     missing = [r for r in requests if r not in stored]
     assert not missing, f"{len(missing)} interactions missing, e.g. {missing[:3]}"
-    unnoted = [r for r in requests if not any(o.startswith(r + "\n") for o in observations)]
+    noted = set(observations)
+    unnoted = [r for r in requests if r not in noted]
     assert not unnoted, f"{len(unnoted)} observations missing, e.g. {unnoted[:3]}"
 
 

@@ -35,7 +35,7 @@ REQUESTS = {
     "task-automator": "Every Friday I pull the metrics, check them and tell the team: automate it",
     "test-runner": "Run the smoke tests in tests/smoke.json against http://localhost:8080",
 }
-DELEGATES = {"pipeline-coordinator": "task-automator", "task-automator": "pipeline-coordinator"}
+DELEGATES = {"pipeline-coordinator": "data-analyzer", "task-automator": "system-monitor"}
 PALETTE = "test-runner"  # chosen with ctrl+p "Talk to test-runner"; the others in the sidebar
 # requests to "auto", and the agent the router gives each to
 ROUTED = {
