@@ -7,6 +7,7 @@ One path for `caxton deploy`, `caxton rollback` and `caxton quickstart`.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from caxton.deploy.manifest import Changes, Manifest, disk_path
 from caxton.deploy.store import MAX_UPLOAD_BYTES, batches, pack, unpack
-from caxton.errors import UsageError
+from caxton.errors import ConflictError, UsageError
 
 if TYPE_CHECKING:
     from caxton.client import Client
@@ -128,9 +129,22 @@ def download(
     most = limits.get("upload_bytes") or MAX_UPLOAD_BYTES
     found: dict[str, bytes] = {}
     for batch in batches(sizes.items(), batch_bytes(limits)):
-        found.update(unpack(client.fetch_bytes("blobs/fetch", {"hashes": batch}), most))
+        for digest, data in unpack(client.fetch_bytes("blobs/fetch", {"hashes": batch}), most):
+            if digest not in sizes or hashlib.sha256(data).hexdigest() != digest:
+                raise ConflictError(
+                    f"the server sent a blob that is not the file asked for ({digest[:12]})",
+                    "nothing was written; pull again, and if it repeats, the server's store "
+                    "is damaged: `caxton log --audit` and the server's logs say more",
+                )
+            found[digest] = data
         if progress is not None:
             progress(f"downloaded {len(found)}/{len(sizes)} files")
+    if len(found) != len(sizes):
+        missing = next(digest for digest in sizes if digest not in found)
+        raise ConflictError(
+            f"the server did not send {len(sizes) - len(found)} of the files ({missing[:12]}…)",
+            "nothing was written; pull again",
+        )
     return found
 
 

@@ -3,10 +3,12 @@ real server (the app on uvicorn in a thread, its data in a temp dir), through th
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from caxton.client import Client, RemoteError
+from caxton.deploy.store import DB_FILE
 from caxton.errors import ExitCode
 from caxton.server.embedded import EmbeddedServer, start_embedded
 from caxton.server.gate import Limits
@@ -340,3 +343,31 @@ def test_a_deploy_is_announced_on_the_event_stream_and_reloads_in_place(
     assert deploys[0]["modified"] == ["agents/assistant.toml"] and deploys[0]["who"] == "embedded"
     assert server.state.workspaces["demo"] is served  # the same workspace, its agents reloaded
     assert served.runtime is not None and served.runtime.root.name == "2"
+
+
+def test_a_pull_of_a_damaged_blob_writes_nothing(
+    workspace: Path,
+    server: EmbeddedServer,
+    tmp_path: Path,
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server whose store hands back other bytes than the file's hash: the pull says so
+    and leaves the workspace as it was."""
+    add_remote(cli, monkeypatch, workspace, server)
+    git(workspace, "commit", "-qam", "remote")
+    assert cli("deploy", cwd=workspace).code == 0
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(workspace), str(other))
+    describe(workspace, "assistant", "Changed before the damage.")
+    git(workspace, "commit", "-qam", "changed")
+    assert cli("deploy", cwd=workspace).code == 0
+    digest = hashlib.sha256((workspace / "agents" / "assistant.toml").read_bytes()).hexdigest()
+    (database,) = (tmp_path / "server-data").rglob(DB_FILE)
+    with sqlite3.connect(database) as db:  # the disk under the server went bad
+        db.execute("UPDATE blobs SET data = ? WHERE sha256 = ?", (b"garbage", digest))
+    before = (other / "agents" / "assistant.toml").read_text()
+    damaged = cli("pull", "--force", cwd=other)
+    assert damaged.code == ExitCode.CONFLICT
+    assert "not the file asked for" in damaged.err and "nothing was written" in damaged.err
+    assert (other / "agents" / "assistant.toml").read_text() == before
