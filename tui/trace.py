@@ -101,6 +101,8 @@ class TracePane(Horizontal):
         self._stop_live()
         self._live = live = LiveTrace(request, target, time.monotonic())
         self._live_ticker = self.set_interval(LIVE_SECONDS, self._show_live)
+        self._show_spans([])  # the earlier request's tree and details go
+        self.query_one("#span-details", Static).update("[dim]spans show here as they end[/]")
         self._show_live()
         return live
 
@@ -124,7 +126,7 @@ class TracePane(Horizontal):
             f"[b]{live.target}[/] · {escape(live.request[:60])} · [b yellow]running[/] "
             f"{seconds:.1f} s · {_spans(len(spans))} ended so far"
         )
-        if fresh or not spans:
+        if fresh:
             self._show_spans(spans)
 
     def _stop_live(self) -> None:
