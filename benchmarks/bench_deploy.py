@@ -34,7 +34,6 @@ import os
 import platform
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -46,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from common import cpu_model, free_port
+from common import cpu_model, free_port, stop_process
 
 from caxton.client import Client
 from caxton.deploy.manifest import build
@@ -96,14 +95,7 @@ class Server:
         raise SystemExit(f"caxton serve did not answer /health in {timeout:.0f} s")
 
     def stop(self) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return self.process.returncode if self.process else None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+        return stop_process(self.process)
 
 
 # ----- workspaces ------------------------------------------------------------------------------

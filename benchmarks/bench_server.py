@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import cpu_model, free_port
+from common import cpu_model, free_port, stop_process
 from loadgen import Connection, HTTPFailure, request_bytes
 
 from caxton.workspace.scaffold import create_workspace
@@ -221,14 +221,7 @@ class Server:
         return _cpu(f"/proc/{pid}/stat"), _cpu(f"/proc/{pid}/task/{pid}/stat")
 
     def stop(self) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return self.process.returncode if self.process else None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+        return stop_process(self.process)
 
 
 def _cpu(stat: str) -> float:

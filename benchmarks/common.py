@@ -1,9 +1,12 @@
-"""Small pieces the benchmark scripts share: a free loopback port and the CPU's name."""
+"""Small pieces the benchmark scripts share: a free loopback port, the CPU's name, and
+stopping a server process."""
 
 from __future__ import annotations
 
 import platform
+import signal
 import socket
+import subprocess
 from pathlib import Path
 
 
@@ -23,3 +26,15 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def stop_process(process: subprocess.Popen[bytes] | None) -> int | None:
+    """SIGTERM a server process and wait for it (SIGKILL after 30 s); its exit code."""
+    if process is None or process.poll() is not None:
+        return process.returncode if process else None
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
